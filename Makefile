@@ -1,0 +1,25 @@
+# Thin wrapper over CMake: the commands the README names.
+#   make            build library, `tv3s` command and tests (Release)
+#   make test       build, then run the whole test suite
+#   make bench      build, then run the op micro-benchmarks
+# Variables: BUILD (build dir), CMAKE_ARGS (e.g. -DTV3S_CUDA_ARCHS=80), JOBS.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_ARGS ?=
+
+.PHONY: all configure test bench clean
+
+all: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+configure:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_ARGS) > /dev/null
+
+test: all
+	./$(BUILD)/tv3s_tests
+
+bench: all
+	./$(BUILD)/tv3s bench ops
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,5 @@
+#pragma once
+#define TV3S_VERSION_MAJOR 0
+#define TV3S_VERSION_MINOR 1
+#define TV3S_VERSION_PATCH 0
+#define TV3S_VERSION_STRING "0.1.0"

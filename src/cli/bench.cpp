@@ -1,0 +1,21 @@
+// `tv3s bench <what>`: the benchmarks shipped with the runtime.
+#include <cstdio>
+#include <string>
+
+#include "src/cli/commands.h"
+
+namespace tv3s::cli {
+
+int run_bench(int argc, char** argv) {
+  const std::string what = argc > 0 ? argv[0] : "";
+  if (what == "ops") return run_bench_ops(argc - 1, argv + 1);
+  if (what == "--help" || what == "-h") {
+    std::puts("usage: tv3s bench ops [--help] [options]\n"
+              "  ops   GEMM GFLOP/s and elementwise/reduction/softmax/layernorm throughput");
+    return 0;
+  }
+  std::fprintf(stderr, "tv3s bench: unknown benchmark '%s' (available: ops)\n", what.c_str());
+  return 2;
+}
+
+}  // namespace tv3s::cli

@@ -1,0 +1,11 @@
+// The subcommands of `tv3s`. Each takes the arguments after its own name and returns
+// the process exit code (0 ok, 1 failure, 2 usage error).
+#pragma once
+
+namespace tv3s::cli {
+
+int run_info(int argc, char** argv);
+int run_bench(int argc, char** argv);       // dispatches `tv3s bench ops`, ...
+int run_bench_ops(int argc, char** argv);   // src/cli/bench_ops.cpp
+
+}  // namespace tv3s::cli

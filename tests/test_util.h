@@ -1,0 +1,62 @@
+// Shared test machinery, in the spirit of ggml's test-backend-ops:
+//  - TV3S_CUDA_TEST_CASE: a test case that runs only with a GPU; without one it is
+//    skipped, counted by doctest and listed by name at the end of the run.
+//  - compare(): the error metric every cross-device test states its tolerance in.
+//  - gradcheck(): analytic gradients against central finite differences, in f64 on CPU.
+//  - check_backends(): an op on CPU and on CUDA from the same random inputs; outputs and
+//    input gradients compared.
+#pragma once
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "tv3s/tv3s.hpp"
+
+namespace tv3s::test {
+
+bool gpu_available();
+// Records `name` as a CUDA test; returns whether it can run.
+bool register_cuda_test(const char* name);
+const std::vector<std::string>& skipped_cuda_tests();
+
+#define TV3S_CUDA_TEST_CASE(name) \
+  TEST_CASE(name * doctest::skip(!::tv3s::test::register_cuda_test(name)))
+
+// Error of `got` against `ref` (same shape; any devices/dtypes), computed in f64.
+struct Diff {
+  double max_abs = 0;  // max |got − ref|
+  double max_ref = 0;  // max |ref|
+  double rel = 0;      // max_abs / max(max_ref, 1e-30): the metric tolerances are stated in
+  double nmse = 0;     // Σ(got − ref)² / Σ ref²  (ggml's metric, reported alongside)
+  int64_t nonfinite = 0;  // elements where exactly one of got/ref is NaN/Inf
+};
+Diff compare(const Tensor& got, const Tensor& ref);
+std::string to_string(const Diff& d);
+
+// CHECKs that got ≈ ref: same shape, no non-finite mismatch, rel ≤ tol.
+void check_close(const Tensor& got, const Tensor& ref, double tol, const std::string& what = "");
+
+using OpFn = std::function<Tensor(const std::vector<Tensor>&)>;
+
+// f64 CPU gradient check. `inputs` are f64 CPU tensors; those that should be checked
+// must require grad. The scalar checked is Σ f(inputs) ⊙ W with a fixed random W, so
+// every output element's gradient path is exercised. Each checked element must satisfy
+// |analytic − numeric| ≤ atol + rtol·|numeric|. At most `max_elements` per input are
+// probed (spread evenly), so large inputs stay fast.
+void gradcheck(const OpFn& f, std::vector<Tensor> inputs, double eps = 1e-6, double atol = 1e-6,
+               double rtol = 1e-5, int64_t max_elements = 64);
+
+// Runs f on CPU (f32) and on CUDA (inputs cast to `cuda_dtype`) from the same inputs
+// (f32 CPU tensors; floating inputs that require grad get gradients compared too).
+// Output and gradients must agree within `tol` (rel metric). Must be called from a
+// TV3S_CUDA_TEST_CASE.
+void check_backends(const OpFn& f, const std::vector<Tensor>& inputs, double tol,
+                    DType cuda_dtype = DType::f32, bool check_grads = true);
+
+// Random f32 CPU tensor, uniform in [lo, hi), optionally a leaf requiring grad.
+Tensor random(const Shape& shape, uint64_t seed, double lo = -1, double hi = 1,
+              bool requires_grad = false, DType dtype = DType::f32);
+
+}  // namespace tv3s::test
