@@ -18,6 +18,7 @@ const char* kUsage =
     "commands:\n"
     "  info            build options, CUDA runtime/driver, GPU, cuBLAS/cuDNN, OpenMP threads\n"
     "  bench ops       GEMM GFLOP/s and op throughput on CPU and (if present) GPU\n"
+    "  bench autograd  overhead of the autograd tape vs inference under NoGradGuard\n"
     "\n"
     "Run 'tv3s <command> --help' for the options of a command.\n";
 
