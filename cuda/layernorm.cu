@@ -1,0 +1,194 @@
+// LayerNorm over the last dim on the GPU, forward and backward (the math is in
+// src/ops/layernorm.cpp). x is [rows, C] with C small to moderate (32..1024 in MiT and
+// the TV3S head), so:
+//  - forward and dx: one warp per row, 8 rows per block. Lanes stride over the row; the
+//    row sums are warp shuffles. The row is read again for each pass (from cache).
+//  - dγ, dβ (sums over all rows, per column): deterministic two-pass reduction, no
+//    atomics. Pass 1: a block of 32 columns × 8 row lanes sums one chunk of rows; each
+//    thread walks its rows in order, then the 8 lanes are added in order in shared
+//    memory, giving one partial per (chunk, column). Pass 2: one thread per column adds
+//    the chunk partials in order. The chunking depends only on the shape, so the result
+//    is the same bits on every run.
+// Storage f32/f16/bf16; arithmetic and the saved mean/rstd in f32.
+#include <algorithm>
+
+#include "cuda/common.cuh"
+#include "cuda/layernorm.h"
+#include "cuda/row_reduce.cuh"
+
+namespace tv3s::cuda {
+namespace {
+
+constexpr int kRowsPerBlock = 8;  // warps per block in the row kernels
+
+unsigned blocks_for_warp_rows(int64_t rows) {
+  const int64_t blocks = (rows + kRowsPerBlock - 1) / kRowsPerBlock;
+  return unsigned(std::max<int64_t>(1, std::min<int64_t>(blocks, 65535 * 32)));  // kernels loop
+}
+
+template <class T>
+__device__ __forceinline__ float param_or(const T* p, int64_t c, float fallback) {
+  return p ? to_f32(p[c]) : fallback;
+}
+
+// One warp per row: μ, then Σ(x − μ)² (two passes, no cancellation), then y.
+template <class T>
+__global__ void layer_norm_forward_kernel(const T* x, const T* weight, const T* bias, float eps,
+                                          int64_t rows, int64_t C, T* y, float* mean, float* rstd) {
+  const int lane = threadIdx.x % kWarpSize;
+  const int64_t first_row = int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / kWarpSize;
+  for (int64_t row = first_row; row < rows; row += int64_t(gridDim.x) * kRowsPerBlock) {
+    const T* xr = x + row * C;
+    T* yr = y + row * C;
+    float sum = 0.f;
+    for (int64_t c = lane; c < C; c += kWarpSize) sum += to_f32(xr[c]);
+    const float mu = warp_sum(sum) / float(C);
+    float squares = 0.f;
+    for (int64_t c = lane; c < C; c += kWarpSize) {
+      const float d = to_f32(xr[c]) - mu;
+      squares += d * d;
+    }
+    const float rs = rsqrtf(warp_sum(squares) / float(C) + eps);
+    for (int64_t c = lane; c < C; c += kWarpSize) {
+      const float xhat = (to_f32(xr[c]) - mu) * rs;
+      yr[c] = from_f32<T>(xhat * param_or(weight, c, 1.f) + param_or(bias, c, 0.f));
+    }
+    if (lane == 0) {
+      mean[row] = mu;
+      rstd[row] = rs;
+    }
+  }
+}
+
+// One warp per row: dx = rstd·(g − mean(g) − x̂·mean(g·x̂)), g = dy·γ.
+template <class T>
+__global__ void layer_norm_dx_kernel(const T* x, const T* weight, const float* mean,
+                                     const float* rstd, const T* dy, int64_t rows, int64_t C, T* dx) {
+  const int lane = threadIdx.x % kWarpSize;
+  const int64_t first_row = int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / kWarpSize;
+  for (int64_t row = first_row; row < rows; row += int64_t(gridDim.x) * kRowsPerBlock) {
+    const T* xr = x + row * C;
+    const T* dyr = dy + row * C;
+    const float mu = mean[row], rs = rstd[row];
+    float sum_g = 0.f, sum_g_xhat = 0.f;
+    for (int64_t c = lane; c < C; c += kWarpSize) {
+      const float g = to_f32(dyr[c]) * param_or(weight, c, 1.f);
+      sum_g += g;
+      sum_g_xhat += g * (to_f32(xr[c]) - mu) * rs;
+    }
+    const float mean_g = warp_sum(sum_g) / float(C);
+    const float mean_g_xhat = warp_sum(sum_g_xhat) / float(C);
+    for (int64_t c = lane; c < C; c += kWarpSize) {
+      const float g = to_f32(dyr[c]) * param_or(weight, c, 1.f);
+      const float xhat = (to_f32(xr[c]) - mu) * rs;
+      dx[row * C + c] = from_f32<T>(rs * (g - mean_g - xhat * mean_g_xhat));
+    }
+  }
+}
+
+// dγ/dβ pass 1. Block (32 columns, 8 row lanes); grid (column tiles, row chunks).
+constexpr int kColumnsPerBlock = 32;
+constexpr int kRowLanes = 8;
+
+template <class T>
+__global__ void layer_norm_param_partials(const T* x, const float* mean, const float* rstd,
+                                          const T* dy, int64_t rows, int64_t C,
+                                          int64_t rows_per_chunk, float* partial_dweight,
+                                          float* partial_dbias) {
+  __shared__ float lane_dweight[kRowLanes][kColumnsPerBlock];
+  __shared__ float lane_dbias[kRowLanes][kColumnsPerBlock];
+  const int64_t c = int64_t(blockIdx.x) * kColumnsPerBlock + threadIdx.x;
+  const int64_t begin = int64_t(blockIdx.y) * rows_per_chunk;
+  const int64_t end = std::min(rows, begin + rows_per_chunk);
+  float sum_dy_xhat = 0.f, sum_dy = 0.f;
+  if (c < C) {
+    for (int64_t r = begin + threadIdx.y; r < end; r += kRowLanes) {
+      const float d = to_f32(dy[r * C + c]);
+      sum_dy_xhat += d * (to_f32(x[r * C + c]) - mean[r]) * rstd[r];
+      sum_dy += d;
+    }
+  }
+  lane_dweight[threadIdx.y][threadIdx.x] = sum_dy_xhat;
+  lane_dbias[threadIdx.y][threadIdx.x] = sum_dy;
+  __syncthreads();
+  if (threadIdx.y == 0 && c < C) {
+    float total_dweight = 0.f, total_dbias = 0.f;
+    for (int lane = 0; lane < kRowLanes; ++lane) {
+      total_dweight += lane_dweight[lane][threadIdx.x];
+      total_dbias += lane_dbias[lane][threadIdx.x];
+    }
+    partial_dweight[blockIdx.y * C + c] = total_dweight;
+    partial_dbias[blockIdx.y * C + c] = total_dbias;
+  }
+}
+
+// dγ/dβ pass 2: one thread per column adds the chunk partials in order.
+template <class T>
+__global__ void layer_norm_param_finish(const float* partial_dweight, const float* partial_dbias,
+                                        int64_t chunks, int64_t C, T* dweight, T* dbias) {
+  TV3S_GRID_STRIDE(c, C) {
+    float total_dweight = 0.f, total_dbias = 0.f;
+    for (int64_t k = 0; k < chunks; ++k) {
+      total_dweight += partial_dweight[k * C + c];
+      total_dbias += partial_dbias[k * C + c];
+    }
+    if (dweight) dweight[c] = from_f32<T>(total_dweight);
+    if (dbias) dbias[c] = from_f32<T>(total_dbias);
+  }
+}
+
+// Rows per chunk of pass 1: chunks of ≥ 64 rows, at most 256 chunks (grid.y ≤ 65535).
+int64_t chunks_for_rows(int64_t rows) {
+  return std::clamp<int64_t>((rows + 63) / 64, 1, 256);
+}
+
+template <class T>
+T* ptr_or_null(const Tensor& t) {
+  return t.defined() ? ptr<T>(t) : nullptr;
+}
+
+}  // namespace
+
+void layer_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps,
+                        Tensor& y, Tensor& mean, Tensor& rstd) {
+  const int64_t C = x.size(-1), rows = x.numel() / C;
+  if (rows == 0) return;
+  dispatch_float("layer_norm", x, [&](auto tag) {
+    using T = decltype(tag);
+    layer_norm_forward_kernel<T><<<blocks_for_warp_rows(rows), kRowsPerBlock * kWarpSize, 0, stream()>>>(
+        ptr<T>(x), ptr_or_null<T>(weight), ptr_or_null<T>(bias), float(eps), rows, C, ptr<T>(y),
+        ptr<float>(mean), ptr<float>(rstd));
+  });
+  check_launch("layer_norm");
+}
+
+void layer_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& mean,
+                         const Tensor& rstd, const Tensor& dy, Tensor& dx, Tensor& dweight,
+                         Tensor& dbias) {
+  const int64_t C = x.size(-1), rows = x.numel() / C;
+  dispatch_float("layer_norm backward", x, [&](auto tag) {
+    using T = decltype(tag);
+    if (dx.defined() && rows > 0) {
+      layer_norm_dx_kernel<T><<<blocks_for_warp_rows(rows), kRowsPerBlock * kWarpSize, 0, stream()>>>(
+          ptr<T>(x), ptr_or_null<T>(weight), ptr<float>(mean), ptr<float>(rstd), ptr<T>(dy), rows,
+          C, ptr<T>(dx));
+    }
+    if (dweight.defined() || dbias.defined()) {
+      const int64_t chunks = chunks_for_rows(rows);
+      const int64_t rows_per_chunk = std::max<int64_t>(1, (rows + chunks - 1) / chunks);
+      Tensor partial_dweight = Tensor::empty(Shape{chunks, C}, DType::f32, Device::CUDA);
+      Tensor partial_dbias = Tensor::empty(Shape{chunks, C}, DType::f32, Device::CUDA);
+      const dim3 grid(unsigned((C + kColumnsPerBlock - 1) / kColumnsPerBlock), unsigned(chunks));
+      const dim3 block(kColumnsPerBlock, kRowLanes);
+      layer_norm_param_partials<T><<<grid, block, 0, stream()>>>(
+          ptr<T>(x), ptr<float>(mean), ptr<float>(rstd), ptr<T>(dy), rows, C, rows_per_chunk,
+          ptr<float>(partial_dweight), ptr<float>(partial_dbias));
+      layer_norm_param_finish<T><<<blocks_for(C), kThreads, 0, stream()>>>(
+          ptr<float>(partial_dweight), ptr<float>(partial_dbias), chunks, C, ptr_or_null<T>(dweight),
+          ptr_or_null<T>(dbias));
+    }
+  });
+  check_launch("layer_norm backward");
+}
+
+}  // namespace tv3s::cuda
