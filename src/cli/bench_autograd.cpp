@@ -7,6 +7,7 @@
 // It prints ns per op call and how many tape nodes each way recorded.
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <cstdio>
 #include <string>
 #include <vector>

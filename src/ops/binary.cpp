@@ -7,6 +7,7 @@
 #include "tv3s/ops/binary.h"
 
 #include "cuda/binary.h"
+#include "src/core/parallel.h"
 #include "src/core/broadcast.h"
 #include "src/core/cuda_context.h"
 #include "src/core/dispatch.h"
@@ -36,8 +37,9 @@ void binary_cpu(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) {
   T* po = out.data<T>();
   const int64_t n = out.numel();
   if (a.shape() == b.shape()) {  // the common case: no broadcasting at all
-#pragma omp parallel for if (n > 32768)
-    for (int64_t i = 0; i < n; ++i) po[i] = apply(op, pa[i], pb[i]);
+    parallel_for(n, n > 32768, [&](int64_t i) {
+      po[i] = apply(op, pa[i], pb[i]);
+    });
     return;
   }
   const BroadcastIndex bi = make_broadcast_index(out.shape(), a.shape(), b.shape());
@@ -45,8 +47,7 @@ void binary_cpu(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) {
   const int64_t row_len = bi.ndim ? bi.dims[last] : 1;
   const int64_t rows = row_len ? n / row_len : 0;
   const int64_t sa = bi.ndim ? bi.stride_a[last] : 0, sb = bi.ndim ? bi.stride_b[last] : 0;
-#pragma omp parallel for if (n > 32768)
-  for (int64_t r = 0; r < rows; ++r) {
+  parallel_for(rows, n > 32768, [&](int64_t r) {
     int64_t offset_a = 0, offset_b = 0, rest = r;
     for (int d = last - 1; d >= 0; --d) {
       const int64_t idx = rest % bi.dims[d];
@@ -56,7 +57,7 @@ void binary_cpu(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) {
     }
     T* row = po + r * row_len;
     for (int64_t j = 0; j < row_len; ++j) row[j] = apply(op, pa[offset_a + j * sa], pb[offset_b + j * sb]);
-  }
+  });
 }
 
 const char* op_name(BinaryOp op) {
@@ -105,8 +106,9 @@ void affine_cpu(const Tensor& x, double scale, double shift, Tensor& out) {
   T* po = out.data<T>();
   const T s = T(scale), t = T(shift);
   const int64_t n = x.numel();
-#pragma omp parallel for if (n > 32768)
-  for (int64_t i = 0; i < n; ++i) po[i] = px[i] * s + t;
+  parallel_for(n, n > 32768, [&](int64_t i) {
+    po[i] = px[i] * s + t;
+  });
 }
 
 }  // namespace

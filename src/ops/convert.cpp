@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "src/core/parallel.h"
 #include "src/core/cuda_context.h"
 #include "tv3s/autograd.h"
 #include "cuda/convert.h"
@@ -52,8 +53,9 @@ void cast_cpu(const Tensor& x, Tensor& out) {
   void* dst = out.raw();
   const int64_t n = x.numel();
   const DType from = x.dtype(), to = out.dtype();
-#pragma omp parallel for if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) store(dst, to, i, load(src, from, i));
+  parallel_for(n, n > 65536, [&](int64_t i) {
+    store(dst, to, i, load(src, from, i));
+  });
 }
 
 }  // namespace
@@ -85,8 +87,9 @@ void fill_(Tensor& x, double value) {
   }
   void* p = x.raw();
   const int64_t n = x.numel();
-#pragma omp parallel for if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) store(p, x.dtype(), i, value);
+  parallel_for(n, n > 65536, [&](int64_t i) {
+    store(p, x.dtype(), i, value);
+  });
 }
 
 void copy_(Tensor& dst, const Tensor& src) {

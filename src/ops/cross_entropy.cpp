@@ -17,6 +17,7 @@
 #include <cmath>
 
 #include "cuda/cross_entropy.h"
+#include "src/core/parallel.h"
 #include "src/core/cuda_context.h"
 #include "src/core/dispatch.h"
 #include "tv3s/autograd.h"
@@ -115,8 +116,7 @@ template <class T>
 void cross_entropy_backward_cpu(const T* x, const int32_t* labels, const T* lse, const T* grad,
                                 bool grad_per_pixel, double scale, int ignore_index,
                                 const ClassView& v, T* dx) {
-#pragma omp parallel for if (v.pixels() * v.classes > 32768)
-  for (int64_t pixel = 0; pixel < v.pixels(); ++pixel) {
+  parallel_for(v.pixels(), v.pixels() * v.classes > 32768, [&](int64_t pixel) {
     const int64_t first = (pixel / v.inner) * v.classes * v.inner + pixel % v.inner;
     const int32_t t = labels[pixel];
     const double g = double(grad[grad_per_pixel ? pixel : 0]) * scale;
@@ -129,7 +129,7 @@ void cross_entropy_backward_cpu(const T* x, const int32_t* labels, const T* lse,
       const double p = std::exp(double(x[at]) - double(lse[pixel]));
       dx[at] = T((p - (c == t ? 1.0 : 0.0)) * g);
     }
-  }
+  });
 }
 
 // --- dispatch -------------------------------------------------------------------------------

@@ -15,6 +15,7 @@
 #include <cmath>
 
 #include "cuda/layernorm.h"
+#include "src/core/parallel.h"
 #include "src/core/cuda_context.h"
 #include "src/core/dispatch.h"
 #include "tv3s/autograd.h"
@@ -27,8 +28,7 @@ namespace {
 template <class T>
 void layer_norm_forward_cpu(const T* x, const T* weight, const T* bias, double eps, int64_t rows,
                             int64_t C, T* y, T* mean, T* rstd) {
-#pragma omp parallel for if (rows * C > 32768)
-  for (int64_t r = 0; r < rows; ++r) {
+  parallel_for(rows, rows * C > 32768, [&](int64_t r) {
     const T* xr = x + r * C;
     T* yr = y + r * C;
     double sum = 0;
@@ -43,7 +43,7 @@ void layer_norm_forward_cpu(const T* x, const T* weight, const T* bias, double e
     }
     mean[r] = T(mu);
     rstd[r] = T(rs);
-  }
+  });
 }
 
 // dx for each row (rows in parallel); dweight/dbias (may be null) for each column, summed
@@ -52,8 +52,7 @@ template <class T>
 void layer_norm_backward_cpu(const T* x, const T* weight, const T* mean, const T* rstd,
                              const T* dy, int64_t rows, int64_t C, T* dx, T* dweight, T* dbias) {
   if (dx) {
-#pragma omp parallel for if (rows * C > 32768)
-    for (int64_t r = 0; r < rows; ++r) {
+    parallel_for(rows, rows * C > 32768, [&](int64_t r) {
       const T *xr = x + r * C, *dyr = dy + r * C;
       const double mu = mean[r], rs = rstd[r];
       double sum_g = 0, sum_g_xhat = 0;
@@ -68,11 +67,10 @@ void layer_norm_backward_cpu(const T* x, const T* weight, const T* mean, const T
         const double xhat = (xr[c] - mu) * rs;
         dx[r * C + c] = T(rs * (g - mean_g - xhat * mean_g_xhat));
       }
-    }
+    });
   }
   if (dweight || dbias) {
-#pragma omp parallel for if (rows * C > 32768)
-    for (int64_t c = 0; c < C; ++c) {
+    parallel_for(C, rows * C > 32768, [&](int64_t c) {
       double sum_dy_xhat = 0, sum_dy = 0;
       for (int64_t r = 0; r < rows; ++r) {
         const double d = dy[r * C + c];
@@ -81,7 +79,7 @@ void layer_norm_backward_cpu(const T* x, const T* weight, const T* mean, const T
       }
       if (dweight) dweight[c] = T(sum_dy_xhat);
       if (dbias) dbias[c] = T(sum_dy);
-    }
+    });
   }
 }
 

@@ -17,6 +17,7 @@
 #include <array>
 #include <cstring>
 
+#include "src/core/parallel.h"
 #include "src/core/cuda_context.h"
 #include "tv3s/autograd.h"
 #include "cuda/layout.h"
@@ -86,8 +87,7 @@ void strided_copy_cpu(const StridedCopy& c, const void* src_ptr, void* dst_ptr, 
   const int64_t src_step = c.ndim > 0 ? c.src_stride[last] : 1;
   const int64_t dst_step = c.ndim > 0 ? c.dst_stride[last] : 1;
   const int64_t rows = c.numel() / row_len;
-#pragma omp parallel for if (c.numel() > kParallelMin)
-  for (int64_t row = 0; row < rows; ++row) {
+  parallel_for(rows, c.numel() > kParallelMin, [&](int64_t row) {
     int64_t s = 0, d = 0, rest = row;
     for (int k = last - 1; k >= 0; --k) {
       const int64_t i = rest % c.shape[k];
@@ -99,7 +99,7 @@ void strided_copy_cpu(const StridedCopy& c, const void* src_ptr, void* dst_ptr, 
     char* to = dst + d * int64_t(element_size);
     if (src_step == 1 && dst_step == 1) {
       std::memcpy(to, from, size_t(row_len) * element_size);
-      continue;
+      return;
     }
     switch (element_size) {
       case 1: copy_elements<1>(from, src_step, to, dst_step, row_len); break;
@@ -107,7 +107,7 @@ void strided_copy_cpu(const StridedCopy& c, const void* src_ptr, void* dst_ptr, 
       case 4: copy_elements<4>(from, src_step, to, dst_step, row_len); break;
       case 8: copy_elements<8>(from, src_step, to, dst_step, row_len); break;
     }
-  }
+  });
 }
 
 // Copies the box `shape` from src (read with src_strides from element src_offset) to

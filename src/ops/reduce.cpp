@@ -10,6 +10,7 @@
 #include "tv3s/ops/reduce.h"
 
 #include "cuda/reduce.h"
+#include "src/core/parallel.h"
 #include "src/core/cuda_context.h"
 #include "src/core/dispatch.h"
 #include "src/core/reduce_index.h"
@@ -24,14 +25,13 @@ template <class T>
 void sum_to_cpu(const Tensor& x, Tensor& out, const ReduceIndex& ri) {
   const T* px = x.data<T>();
   T* po = out.data<T>();
-#pragma omp parallel for if (ri.out_count > 64 && x.numel() > 32768)
-  for (int64_t o = 0; o < ri.out_count; ++o) {
+  parallel_for(ri.out_count, ri.out_count > 64 && x.numel() > 32768, [&](int64_t o) {
     const int64_t base = offset_of(o, ri.kept_ndim, ri.kept_dims, ri.kept_strides);
     double acc = 0;
     for (int64_t r = 0; r < ri.reduced_count; ++r)
       acc += double(px[base + offset_of(r, ri.reduced_ndim, ri.reduced_dims, ri.reduced_strides)]);
     po[o] = T(acc);
-  }
+  });
 }
 
 // x viewed as [outer, n, inner], reduced over n.
@@ -51,8 +51,7 @@ void max_cpu(const Tensor& x, Tensor* values, Tensor* indices, const AxisView& v
   const T* px = x.data<T>();
   T* pv = values ? values->data<T>() : nullptr;
   int32_t* pi = indices ? indices->data<int32_t>() : nullptr;
-#pragma omp parallel for if (x.numel() > 32768)
-  for (int64_t o = 0; o < v.outer; ++o)
+  parallel_for(v.outer, x.numel() > 32768, [&](int64_t o) {
     for (int64_t in = 0; in < v.inner; ++in) {
       const T* row = px + o * v.n * v.inner + in;
       int64_t best = 0;
@@ -61,6 +60,7 @@ void max_cpu(const Tensor& x, Tensor* values, Tensor* indices, const AxisView& v
       if (pv) pv[o * v.inner + in] = row[best * v.inner];
       if (pi) pi[o * v.inner + in] = int32_t(best);
     }
+  });
 }
 
 template <class T>

@@ -15,6 +15,7 @@
 #include <cmath>
 
 #include "cuda/softmax.h"
+#include "src/core/parallel.h"
 #include "src/core/cuda_context.h"
 #include "src/core/dispatch.h"
 #include "tv3s/autograd.h"
@@ -40,8 +41,7 @@ AxisView view_around(const Shape& shape, int axis) {
 template <class T>
 void softmax_forward_cpu(const T* x, T* y, const AxisView& v, bool log) {
   const int64_t rows = v.outer * v.inner, stride = v.inner;
-#pragma omp parallel for if (rows * v.n > 32768)
-  for (int64_t r = 0; r < rows; ++r) {
+  parallel_for(rows, rows * v.n > 32768, [&](int64_t r) {
     const int64_t first = (r / v.inner) * v.n * v.inner + r % v.inner;  // element k = 0
     const T* xr = x + first;
     T* yr = y + first;
@@ -55,14 +55,13 @@ void softmax_forward_cpu(const T* x, T* y, const AxisView& v, bool log) {
     } else {
       for (int64_t k = 0; k < v.n; ++k) yr[k * stride] = T(std::exp(double(xr[k * stride]) - m) / s);
     }
-  }
+  });
 }
 
 template <class T>
 void softmax_backward_cpu(const T* y, const T* dy, T* dx, const AxisView& v, bool log) {
   const int64_t rows = v.outer * v.inner, stride = v.inner;
-#pragma omp parallel for if (rows * v.n > 32768)
-  for (int64_t r = 0; r < rows; ++r) {
+  parallel_for(rows, rows * v.n > 32768, [&](int64_t r) {
     const int64_t first = (r / v.inner) * v.n * v.inner + r % v.inner;
     const T *yr = y + first, *dyr = dy + first;
     T* dxr = dx + first;
@@ -73,7 +72,7 @@ void softmax_backward_cpu(const T* y, const T* dy, T* dx, const AxisView& v, boo
       const double yk = yr[k * stride], dyk = dyr[k * stride];
       dxr[k * stride] = T(log ? dyk - std::exp(yk) * dot : yk * (dyk - dot));
     }
-  }
+  });
 }
 
 // --- dispatch -------------------------------------------------------------------------

@@ -23,6 +23,7 @@
 
 #include <cmath>
 
+#include "src/core/parallel.h"
 #include "src/core/cuda_context.h"
 #include "src/core/dispatch.h"
 #include "tv3s/autograd.h"
@@ -37,15 +38,17 @@ constexpr int64_t kParallelMin = 32768;  // below this, OpenMP start-up costs mo
 // out[i] = f(x[i]) for every i.
 template <class T, class F>
 void map(const T* x, T* out, int64_t n, F f) {
-#pragma omp parallel for if (n > kParallelMin)
-  for (int64_t i = 0; i < n; ++i) out[i] = f(x[i]);
+  parallel_for(n, n > kParallelMin, [&](int64_t i) {
+    out[i] = f(x[i]);
+  });
 }
 
 // out[i] = f(a[i], b[i]) for every i.
 template <class T, class F>
 void map2(const T* a, const T* b, T* out, int64_t n, F f) {
-#pragma omp parallel for if (n > kParallelMin)
-  for (int64_t i = 0; i < n; ++i) out[i] = f(a[i], b[i]);
+  parallel_for(n, n > kParallelMin, [&](int64_t i) {
+    out[i] = f(a[i], b[i]);
+  });
 }
 
 template <class T>
