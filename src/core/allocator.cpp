@@ -1,10 +1,18 @@
-// Allocators. CPU: 64-byte aligned blocks from the C library, counted.
-// CUDA: a caching allocator. A freed block is not returned to the driver but parked in
-// a free list ordered by size; the next request takes the smallest cached block that
-// fits without wasting more than a quarter of it. Requests are rounded (512 B below
-// 1 MiB, 128 KiB above) so that shapes that vary slightly still share blocks. All
-// tensors use one stream, so a block freed by the host may be reused at once: any
-// kernel still reading it was queued before the kernel that will overwrite it.
+// Allocators: one caching scheme for both devices.
+//
+// A freed block is not returned to the system but parked in a free list ordered by
+// size; the next request takes the smallest cached block that fits without wasting more
+// than a quarter of it. Requests are rounded (512 B below 1 MiB, 128 KiB above) so that
+// shapes that vary slightly still share blocks. A steady-state loop therefore makes no
+// malloc/cudaMalloc at all after its first iteration.
+//
+// CPU: blocks come from aligned_alloc (64-byte aligned). Caching matters there too:
+// glibc serves large blocks with fresh mmaps, and the page faults of touching them made
+// memory-bound ops 2–5× slower. Cached-but-unused CPU memory is capped (kCpuCacheCap);
+// beyond it, freed blocks go straight back to the system.
+// CUDA: blocks come from cudaMalloc. All tensors use one stream, so a block freed by the
+// host may be reused at once: any kernel still reading it was queued before the kernel
+// that will overwrite it.
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -16,164 +24,168 @@
 namespace tv3s {
 namespace {
 
+constexpr size_t kCpuCacheCap = size_t(2) << 30;  // 2 GiB of idle host blocks at most
+
 size_t round_up(size_t n, size_t multiple) { return (n + multiple - 1) / multiple * multiple; }
 
-struct Counters {
-  std::mutex mutex;
-  MemoryStats stats;
-  void on_alloc(size_t bytes) {
-    stats.current_bytes += bytes;
-    if (stats.current_bytes > stats.peak_bytes) stats.peak_bytes = stats.current_bytes;
-  }
-};
-
-Counters& cpu_counters() {
-  static Counters c;
-  return c;
-}
-
-void* cpu_alloc(size_t bytes) {
-  const size_t rounded = round_up(bytes == 0 ? 1 : bytes, 64);
-  void* p = std::aligned_alloc(64, rounded);
-  TV3S_CHECK(p != nullptr, "out of host memory allocating ", bytes, " bytes");
-  auto& c = cpu_counters();
-  std::lock_guard<std::mutex> lock(c.mutex);
-  c.stats.device_allocations++;
-  c.on_alloc(rounded);
-  return p;
-}
-
-#if TV3S_WITH_CUDA
-struct CudaCache {
-  Counters counters;
-  std::multimap<size_t, void*> free_blocks;  // size → block
+class CachingAllocator {
+ public:
+  struct Backend {
+    void* (*allocate)(size_t bytes);  // nullptr when out of memory
+    void (*release)(void* p);
+    void (*before_release)();         // waits for queued work that may still use blocks
+    size_t cache_cap;
+    const char* device;
+  };
+  explicit CachingAllocator(Backend backend) : backend_(backend) {}
 
   static size_t bucket(size_t bytes) {
-    return bytes < (1u << 20) ? round_up(bytes == 0 ? 1 : bytes, 512) : round_up(bytes, 128u << 10);
+    return bytes < (size_t(1) << 20) ? round_up(bytes == 0 ? 1 : bytes, 512)
+                                     : round_up(bytes, size_t(128) << 10);
   }
 
   void* allocate(size_t request, size_t& block_bytes) {
     const size_t want = bucket(request);
-    std::lock_guard<std::mutex> lock(counters.mutex);
-    auto it = free_blocks.lower_bound(want);
-    if (it != free_blocks.end() && it->first <= want + want / 4) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = free_blocks_.lower_bound(want);
+    if (it != free_blocks_.end() && it->first <= want + want / 4) {
       block_bytes = it->first;
       void* p = it->second;
-      free_blocks.erase(it);
-      counters.on_alloc(block_bytes);
+      cached_bytes_ -= it->first;
+      free_blocks_.erase(it);
+      on_alloc(block_bytes);
       return p;
     }
-    void* p = nullptr;
-    cudaError_t status = cudaMalloc(&p, want);
-    if (status == cudaErrorMemoryAllocation) {  // give the cache back and try once more
-      cudaGetLastError();
+    void* p = backend_.allocate(want);
+    if (!p) {  // give the cache back and try once more
       release_cached_locked();
-      status = cudaMalloc(&p, want);
+      p = backend_.allocate(want);
     }
-    if (status != cudaSuccess) {
-      cudaGetLastError();
-      fail(str("CUDA out of memory allocating ", want, " bytes (", counters.stats.current_bytes,
-               " bytes in use by tensors, ", counters.stats.reserved_bytes, " reserved)"));
-    }
-    counters.stats.device_allocations++;
-    counters.stats.reserved_bytes += want;
+    TV3S_CHECK(p != nullptr, backend_.device, " out of memory allocating ", want, " bytes (",
+               stats_.current_bytes, " bytes in use by tensors, ", stats_.reserved_bytes,
+               " reserved)");
+    stats_.device_allocations++;
+    stats_.reserved_bytes += want;
     block_bytes = want;
-    counters.on_alloc(want);
+    on_alloc(want);
     return p;
   }
 
-  void release(void* p, size_t block_bytes) {
-    std::lock_guard<std::mutex> lock(counters.mutex);
-    counters.stats.current_bytes -= block_bytes;
-    free_blocks.emplace(block_bytes, p);
+  void free(void* p, size_t block_bytes) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stats_.current_bytes -= block_bytes;
+    if (cached_bytes_ + block_bytes > backend_.cache_cap) {
+      backend_.release(p);
+      stats_.reserved_bytes -= block_bytes;
+      return;
+    }
+    free_blocks_.emplace(block_bytes, p);
+    cached_bytes_ += block_bytes;
   }
 
-  void release_cached_locked() {
-    cudaStreamSynchronize(cuda::stream());  // blocks may still be read by queued kernels
-    for (auto& [bytes, p] : free_blocks) {
-      cudaFree(p);
-      counters.stats.reserved_bytes -= bytes;
-    }
-    free_blocks.clear();
+  MemoryStats stats() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stats_;
   }
+  void reset_peak() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stats_.peak_bytes = stats_.current_bytes;
+  }
+  void release_cached() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    release_cached_locked();
+  }
+
+ private:
+  void on_alloc(size_t bytes) {
+    stats_.current_bytes += bytes;
+    if (stats_.current_bytes > stats_.peak_bytes) stats_.peak_bytes = stats_.current_bytes;
+  }
+  void release_cached_locked() {
+    if (free_blocks_.empty()) return;
+    backend_.before_release();
+    for (auto& [bytes, p] : free_blocks_) {
+      backend_.release(p);
+      stats_.reserved_bytes -= bytes;
+    }
+    free_blocks_.clear();
+    cached_bytes_ = 0;
+  }
+
+  Backend backend_;
+  std::mutex mutex_;
+  MemoryStats stats_;
+  std::multimap<size_t, void*> free_blocks_;  // size → block
+  size_t cached_bytes_ = 0;
 };
 
-CudaCache& cuda_cache() {
-  static CudaCache* cache = new CudaCache;  // never destroyed: blocks may outlive main()
-  return *cache;
+// Both allocators are never destroyed: tensors in static storage may outlive main().
+CachingAllocator& cpu_allocator() {
+  static CachingAllocator* a = new CachingAllocator({
+      [](size_t bytes) { return std::aligned_alloc(64, bytes); },  // bytes: multiple of 512
+      [](void* p) { std::free(p); },
+      [] {},
+      kCpuCacheCap,
+      "host",
+  });
+  return *a;
 }
-#endif
 
-}  // namespace
-
-Storage::~Storage() {
-  if (!ptr) return;
-  if (device == Device::CPU) {
-    std::free(ptr);
-    auto& c = cpu_counters();
-    std::lock_guard<std::mutex> lock(c.mutex);
-    c.stats.current_bytes -= bytes;
-    return;
-  }
 #if TV3S_WITH_CUDA
-  cuda_cache().release(ptr, bytes);
-#endif
+CachingAllocator& cuda_allocator() {
+  static CachingAllocator* a = new CachingAllocator({
+      [](size_t bytes) -> void* {
+        void* p = nullptr;
+        if (cudaMalloc(&p, bytes) != cudaSuccess) {
+          cudaGetLastError();  // clear the error; the caller retries or reports
+          return nullptr;
+        }
+        return p;
+      },
+      [](void* p) { cudaFree(p); },
+      [] { cudaStreamSynchronize(cuda::stream()); },
+      ~size_t(0),  // the GPU cache is bounded by the driver: a failed cudaMalloc empties it
+      "CUDA",
+  });
+  return *a;
 }
+#endif
 
-std::shared_ptr<Storage> allocate_storage(Device device, size_t bytes) {
-  if (device == Device::CPU) {
-    void* p = cpu_alloc(bytes);
-    return std::make_shared<Storage>(p, round_up(bytes == 0 ? 1 : bytes, 64), device);
-  }
+CachingAllocator& allocator_for(Device device) {
+  if (device == Device::CPU) return cpu_allocator();
 #if TV3S_WITH_CUDA
   cuda::require("allocate");
-  size_t block = 0;
-  void* p = cuda_cache().allocate(bytes, block);
-  return std::make_shared<Storage>(p, block, device);
+  return cuda_allocator();
 #else
   fail("cannot allocate a CUDA tensor: tv3s was built without CUDA");
 #endif
 }
 
+}  // namespace
+
+Storage::~Storage() {
+  if (ptr) allocator_for(device).free(ptr, bytes);
+}
+
+std::shared_ptr<Storage> allocate_storage(Device device, size_t bytes) {
+  size_t block = 0;
+  void* p = allocator_for(device).allocate(bytes, block);
+  return std::make_shared<Storage>(p, block, device);
+}
+
 MemoryStats memory_stats(Device device) {
-  if (device == Device::CPU) {
-    auto& c = cpu_counters();
-    std::lock_guard<std::mutex> lock(c.mutex);
-    return c.stats;
-  }
-#if TV3S_WITH_CUDA
-  auto& c = cuda_cache().counters;
-  std::lock_guard<std::mutex> lock(c.mutex);
-  return c.stats;
-#else
-  return {};
-#endif
+  if (device == Device::CUDA && !cuda::available()) return {};
+  return allocator_for(device).stats();
 }
 
 void reset_peak_memory(Device device) {
-  if (device == Device::CPU) {
-    auto& c = cpu_counters();
-    std::lock_guard<std::mutex> lock(c.mutex);
-    c.stats.peak_bytes = c.stats.current_bytes;
-    return;
-  }
-#if TV3S_WITH_CUDA
-  auto& c = cuda_cache().counters;
-  std::lock_guard<std::mutex> lock(c.mutex);
-  c.stats.peak_bytes = c.stats.current_bytes;
-#endif
+  if (device == Device::CUDA && !cuda::available()) return;
+  allocator_for(device).reset_peak();
 }
 
 void empty_cache(Device device) {
-#if TV3S_WITH_CUDA
-  if (device == Device::CUDA && cuda::available()) {
-    auto& cache = cuda_cache();
-    std::lock_guard<std::mutex> lock(cache.counters.mutex);
-    cache.release_cached_locked();
-  }
-#else
-  (void)device;
-#endif
+  if (device == Device::CUDA && !cuda::available()) return;
+  allocator_for(device).release_cached();
 }
 
 }  // namespace tv3s

@@ -61,6 +61,23 @@ TEST_CASE("tensor: CPU memory accounting tracks live and peak bytes") {
   CHECK(after.peak_bytes >= before.current_bytes + (4u << 20));
 }
 
+TEST_CASE("tensor: the CPU caching allocator makes no malloc in a steady loop") {
+  Rng rng(3);
+  const Tensor a = Tensor::uniform(Shape{300, 1000}, rng);
+  auto step = [&] {
+    NoGradGuard no_grad;
+    return sum_all(mul(add(a, a), a)).item();
+  };
+  step();
+  const MemoryStats warm = memory_stats(Device::CPU);
+  for (int i = 0; i < 10; ++i) step();
+  const MemoryStats steady = memory_stats(Device::CPU);
+  CHECK(steady.device_allocations == warm.device_allocations);
+  CHECK(steady.current_bytes == warm.current_bytes);
+  empty_cache(Device::CPU);
+  CHECK(memory_stats(Device::CPU).reserved_bytes < steady.reserved_bytes);
+}
+
 TEST_CASE("tensor: CUDA tensors without a GPU fail with a clear message") {
   if (cuda_available()) return;  // covered by the CUDA cases below
   CHECK_THROWS_AS(Tensor::zeros(Shape{2}, DType::f32, Device::CUDA), Error);
