@@ -25,6 +25,7 @@ nlohmann::ordered_json collect_info() {
   j["version"] = TV3S_VERSION_STRING;
   j["build_type"] = TV3S_BUILD_TYPE;
   j["compiler"] = TV3S_CXX_COMPILER;
+  j["cpu_native"] = bool(TV3S_NATIVE_BUILD);  // -march=native
   j["cuda_built"] = bool(TV3S_WITH_CUDA);
   j["openmp_threads"] = omp_get_max_threads();
 #if TV3S_WITH_CUDA
@@ -87,6 +88,7 @@ int run_info(int argc, char** argv) {
   }
   std::printf("tv3s %s (%s build, %s)\n", TV3S_VERSION_STRING, TV3S_BUILD_TYPE, TV3S_CXX_COMPILER);
   std::printf("  OpenMP threads   %d\n", j["openmp_threads"].get<int>());
+  std::printf("  CPU code         %s\n", j["cpu_native"].get<bool>() ? "-march=native" : "generic (no -march=native)");
   if (!j["cuda_built"].get<bool>()) {
     std::puts("  CUDA             not built (CPU-only build)\n  GPU              no GPU");
     return 0;

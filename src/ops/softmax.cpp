@@ -45,15 +45,22 @@ void softmax_forward_cpu(const T* x, T* y, const AxisView& v, bool log) {
     const int64_t first = (r / v.inner) * v.n * v.inner + r % v.inner;  // element k = 0
     const T* xr = x + first;
     T* yr = y + first;
-    double m = -INFINITY;
-    for (int64_t k = 0; k < v.n; ++k) m = std::max(m, double(xr[k * stride]));
+    T m = -INFINITY;
+    for (int64_t k = 0; k < v.n; ++k) m = std::max(m, xr[k * stride]);
+    // One exp per element, in the storage precision (it dominates the cost); the sum
+    // is kept in double. softmax parks e^(x−m) in y and rescales it in place.
     double s = 0;
-    for (int64_t k = 0; k < v.n; ++k) s += std::exp(double(xr[k * stride]) - m);
+    for (int64_t k = 0; k < v.n; ++k) {
+      const T e = std::exp(xr[k * stride] - m);
+      if (!log) yr[k * stride] = e;
+      s += double(e);
+    }
     if (log) {
-      const double log_sum = m + std::log(s);
+      const double log_sum = double(m) + std::log(s);
       for (int64_t k = 0; k < v.n; ++k) yr[k * stride] = T(double(xr[k * stride]) - log_sum);
     } else {
-      for (int64_t k = 0; k < v.n; ++k) yr[k * stride] = T(std::exp(double(xr[k * stride]) - m) / s);
+      const T inv_s = T(1.0 / s);
+      for (int64_t k = 0; k < v.n; ++k) yr[k * stride] *= inv_s;
     }
   });
 }
