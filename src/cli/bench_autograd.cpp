@@ -20,23 +20,16 @@ namespace {
 
 constexpr int kChain = 64;  // ops per timed repetition
 
-double median_ns_per_op(const std::function<void()>& chain, int reps) {
-  std::vector<double> samples;
-  for (int r = 0; r < reps; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    chain();
-    const auto t1 = std::chrono::steady_clock::now();
-    samples.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count() / kChain);
-  }
-  std::sort(samples.begin(), samples.end());
-  return samples[samples.size() / 2];
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
 }
 
 }  // namespace
 
 int run_bench_autograd(int argc, char** argv) {
   int64_t elements = 256;
-  int reps = 200;
+  int reps = 2000;
   for (int i = 0; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--elements" && i + 1 < argc) elements = std::stoll(argv[++i]);
@@ -64,13 +57,22 @@ int run_bench_autograd(int argc, char** argv) {
       {"no-grad (params, NoGradGuard)", [&] { NoGradGuard g; chain(param); }},
       {"recording (params, grad on)", [&] { chain(param); }},
   };
-  for (auto& w : ways) {
-    w.run();  // warm-up
+  for (auto& w : ways) {  // warm-up, and count what each way puts on the tape
+    w.run();
     const uint64_t before = autograd::nodes_recorded();
     w.run();
     w.nodes = autograd::nodes_recorded() - before;
-    w.ns = median_ns_per_op(w.run, reps);
   }
+  // Rounds interleave the ways, so drift (clock, caches, other load) hits all alike.
+  std::vector<std::vector<double>> samples(ways.size());
+  for (int r = 0; r < reps; ++r)
+    for (size_t k = 0; k < ways.size(); ++k) {
+      const auto t0 = std::chrono::steady_clock::now();
+      ways[k].run();
+      const auto t1 = std::chrono::steady_clock::now();
+      samples[k].push_back(std::chrono::duration<double, std::nano>(t1 - t0).count() / kChain);
+    }
+  for (size_t k = 0; k < ways.size(); ++k) ways[k].ns = median(samples[k]);
   std::printf("autograd overhead: affine on %lld f32 elements, %d-op chains, median of %d\n",
               (long long)elements, kChain, reps);
   std::printf("  %-32s %12s %14s\n", "way", "ns / op", "nodes / chain");

@@ -9,6 +9,8 @@
 //   max:    g routed to the argmax position, 0 elsewhere (ties: the first, as argmax)
 #include "tv3s/ops/reduce.h"
 
+#include <vector>
+
 #include "cuda/reduce.h"
 #include "src/core/parallel.h"
 #include "src/core/cuda_context.h"
@@ -20,11 +22,66 @@
 namespace tv3s {
 namespace {
 
+// x viewed as [outer, n, inner], reduced over n.
+struct AxisView {
+  int64_t outer = 1, n = 1, inner = 1;
+};
+
+// When the reduced dims are one contiguous run (a single axis, a bias gradient's leading
+// dims, ...), x is [outer, n, inner] and the sum can stream through memory in order:
+// each (o, k) adds a contiguous row of `inner` values into a row of f64 accumulators.
+bool reduced_dims_are_one_run(const Shape& in, const Shape& out, AxisView& v) {
+  const int lead = in.ndim() - out.ndim();  // dims missing from `out` are reduced
+  int first = -1, last = -1;
+  for (int i = 0; i < in.ndim(); ++i) {
+    const bool reduced = i < lead || (out[i - lead] == 1 && in[i] != 1);
+    if (!reduced) continue;
+    if (first < 0) first = i;
+    else if (last != i - 1) {
+      for (int j = last + 1; j < i; ++j)  // a kept dim in between breaks the run, unless it is 1
+        if (in[j] != 1) return false;
+    }
+    last = i;
+  }
+  v = AxisView{};
+  for (int i = 0; i < in.ndim(); ++i) {
+    if (first >= 0 && i >= first && i <= last) v.n *= in[i];
+    else if (first < 0 || i < first) v.outer *= in[i];
+    else v.inner *= in[i];
+  }
+  return true;
+}
+
+template <class T>
+void sum_run_cpu(const T* px, T* po, const AxisView& v) {
+  const bool worth_threads = v.outer > 1 && v.outer * v.n * v.inner > 32768;
+  if (v.inner == 1) {  // summing contiguous rows: one scalar accumulator per row
+    parallel_for(v.outer, worth_threads, [&](int64_t o) {
+      double acc = 0;
+      for (int64_t k = 0; k < v.n; ++k) acc += double(px[o * v.n + k]);
+      po[o] = T(acc);
+    });
+    return;
+  }
+  parallel_for(v.outer, worth_threads, [&](int64_t o) {
+    std::vector<double> acc(size_t(v.inner), 0.0);
+    const T* block = px + o * v.n * v.inner;
+    for (int64_t k = 0; k < v.n; ++k)
+      for (int64_t i = 0; i < v.inner; ++i) acc[size_t(i)] += double(block[k * v.inner + i]);
+    for (int64_t i = 0; i < v.inner; ++i) po[o * v.inner + i] = T(acc[size_t(i)]);
+  });
+}
+
 // Output element o sums its reduced set in index order, in f64.
 template <class T>
 void sum_to_cpu(const Tensor& x, Tensor& out, const ReduceIndex& ri) {
   const T* px = x.data<T>();
   T* po = out.data<T>();
+  AxisView run;
+  if (reduced_dims_are_one_run(x.shape(), out.shape(), run)) {
+    sum_run_cpu(px, po, run);
+    return;
+  }
   parallel_for(ri.out_count, ri.out_count > 64 && x.numel() > 32768, [&](int64_t o) {
     const int64_t base = offset_of(o, ri.kept_ndim, ri.kept_dims, ri.kept_strides);
     double acc = 0;
@@ -34,10 +91,6 @@ void sum_to_cpu(const Tensor& x, Tensor& out, const ReduceIndex& ri) {
   });
 }
 
-// x viewed as [outer, n, inner], reduced over n.
-struct AxisView {
-  int64_t outer = 1, n = 1, inner = 1;
-};
 AxisView axis_view(const Shape& s, int axis) {
   AxisView v;
   for (int i = 0; i < axis; ++i) v.outer *= s[i];
