@@ -1,5 +1,8 @@
 #include "tests/test_util.h"
 
+#include <sys/wait.h>
+
+#include <array>
 #include <cmath>
 #include <cstdio>
 
@@ -57,6 +60,19 @@ void check_close(const Tensor& got, const Tensor& ref, double tol, const std::st
   // max_ref == 0: compare absolutely (every element must be within tol of zero)
   const double error = d.max_ref > 0 ? d.rel : d.max_abs;
   CHECK(error <= tol);
+}
+
+CommandResult run_tv3s(const std::string& args, bool merge_stderr) {
+  const std::string cmd =
+      std::string(TV3S_CLI_PATH) + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
+  FILE* pipe = popen(cmd.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string out;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
 Tensor random(const Shape& shape, uint64_t seed, double lo, double hi, bool requires_grad,

@@ -55,6 +55,14 @@ void gradcheck(const OpFn& f, std::vector<Tensor> inputs, double eps = 1e-6, dou
 void check_backends(const OpFn& f, const std::vector<Tensor>& inputs, double tol,
                     DType cuda_dtype = DType::f32, bool check_grads = true);
 
+// Runs the built `tv3s` command with `args` (a shell fragment) and collects its output:
+// stdout only, or stdout and stderr merged.
+struct CommandResult {
+  int exit_code;
+  std::string output;
+};
+CommandResult run_tv3s(const std::string& args, bool merge_stderr = true);
+
 // Random f32 CPU tensor, uniform in [lo, hi), optionally a leaf requiring grad.
 Tensor random(const Shape& shape, uint64_t seed, double lo = -1, double hi = 1,
               bool requires_grad = false, DType dtype = DType::f32);

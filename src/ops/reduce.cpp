@@ -13,6 +13,7 @@
 
 #include "cuda/reduce.h"
 #include "src/core/parallel.h"
+#include "src/core/axis_view.h"
 #include "src/core/cuda_context.h"
 #include "src/core/dispatch.h"
 #include "src/core/reduce_index.h"
@@ -21,11 +22,6 @@
 
 namespace tv3s {
 namespace {
-
-// x viewed as [outer, n, inner], reduced over n.
-struct AxisView {
-  int64_t outer = 1, n = 1, inner = 1;
-};
 
 // When the reduced dims are one contiguous run (a single axis, a bias gradient's leading
 // dims, ...), x is [outer, n, inner] and the sum can stream through memory in order:
@@ -91,14 +87,6 @@ void sum_to_cpu(const Tensor& x, Tensor& out, const ReduceIndex& ri) {
   });
 }
 
-AxisView axis_view(const Shape& s, int axis) {
-  AxisView v;
-  for (int i = 0; i < axis; ++i) v.outer *= s[i];
-  v.n = s[axis];
-  for (int i = axis + 1; i < s.ndim(); ++i) v.inner *= s[i];
-  return v;
-}
-
 template <class T>
 void max_cpu(const Tensor& x, Tensor* values, Tensor* indices, const AxisView& v) {
   const T* px = x.data<T>();
@@ -135,7 +123,7 @@ Shape reduced_shape(const Shape& s, int axis, bool keepdim) {
 
 // Shared by max and argmax: values and/or first-max indices over `axis` (kept as 1).
 void max_with_indices(const char* op, const Tensor& x, int axis, Tensor* values, Tensor* indices) {
-  const AxisView v = axis_view(x.shape(), axis);
+  const AxisView v = view_around(x.shape(), axis);
   TV3S_CHECK(v.n > 0, op, ": cannot reduce over an empty axis of ", x.desc());
   TV3S_CHECK(v.n <= INT32_MAX, op, ": axis too long for i32 indices in ", x.desc());
   const Shape kept = reduced_shape(x.shape(), axis, true);
@@ -204,7 +192,7 @@ Tensor max(const Tensor& x, int axis, bool keepdim) {
   if (autograd::needs_grad(x)) {
     const Shape in_shape = x.shape();
     autograd::record("max", values, {x}, [in_shape, a, indices](const Tensor& g) {
-      const AxisView v = axis_view(in_shape, a);
+      const AxisView v = view_around(in_shape, a);
       Tensor dx = Tensor::zeros(in_shape, g.dtype(), g.device());
       if (g.is_cuda()) TV3S_ON_CUDA(cuda::max_backward(g, indices, dx, v.outer, v.n, v.inner));
       else dispatch_cpu_float("max backward", g, [&](auto t) { max_backward_cpu<decltype(t)>(g, indices, dx, v); });

@@ -16,25 +16,13 @@
 
 #include "cuda/softmax.h"
 #include "src/core/parallel.h"
+#include "src/core/axis_view.h"
 #include "src/core/cuda_context.h"
 #include "src/core/dispatch.h"
 #include "tv3s/autograd.h"
 
 namespace tv3s {
 namespace {
-
-// x viewed as [outer, n, inner] around `axis`.
-struct AxisView {
-  int64_t outer = 1, n = 1, inner = 1;
-};
-
-AxisView view_around(const Shape& shape, int axis) {
-  AxisView v;
-  for (int d = 0; d < axis; ++d) v.outer *= shape[d];
-  v.n = shape[axis];
-  for (int d = axis + 1; d < shape.ndim(); ++d) v.inner *= shape[d];
-  return v;
-}
 
 // --- CPU reference: one row per iteration; sums in double (the accurate side) -------
 
