@@ -93,7 +93,7 @@ int run_info(int argc, char** argv) {
     std::puts("  CUDA             not built (CPU-only build)\n  GPU              no GPU");
     return 0;
   }
-  std::printf("  CUDA built for   sm %s\n", j["cuda_architectures"].get<std::string>().c_str());
+  std::printf("  CUDA built for   sm_{%s}\n", j["cuda_architectures"].get<std::string>().c_str());
   std::printf("  CUDA runtime     %s\n", j["cuda_runtime"].get<std::string>().c_str());
   std::printf("  CUDA driver      %s\n", j["cuda_driver"].get<std::string>().c_str());
   std::printf("  cuBLAS           %s\n", j["cublas"].get<std::string>().c_str());

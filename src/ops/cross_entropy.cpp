@@ -169,12 +169,11 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels, int ignore_inde
   int64_t valid = 0;
   if (logits.is_cuda()) {
     // mean_valid's denominator is only known on the device; the others are fixed.
-    const bool divide_by_valid = reduction == Reduction::mean_valid;
-    const double fixed_denominator = loss_denominator(reduction, 0, v.pixels());
-    TV3S_ON_CUDA(valid = cuda::cross_entropy_forward(logits, labels, ignore_index, divide_by_valid,
-                                                     fixed_denominator, v.outer, v.classes,
-                                                     v.inner, pixel_loss, lse,
-                                                     reduce ? out : Tensor()));
+    TV3S_ON_CUDA(valid = cuda::cross_entropy_forward(
+                     logits, labels, ignore_index,
+                     /*divide_by_valid=*/reduction == Reduction::mean_valid,
+                     /*fixed_denominator=*/loss_denominator(reduction, 0, v.pixels()), v.outer,
+                     v.classes, v.inner, pixel_loss, lse, reduce ? out : Tensor()));
   } else {
     check_label_values_cpu(labels.data<int32_t>(), v.pixels(), v.classes, ignore_index);
     dispatch_cpu_float("cross_entropy", logits, [&](auto tag) {
