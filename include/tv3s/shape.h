@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <initializer_list>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -34,9 +35,6 @@ class Shape {
 };
 
 std::string to_string(const Shape& s);
-inline std::ostream& operator<<(std::ostream& os, const Shape& s);
+inline std::ostream& operator<<(std::ostream& os, const Shape& s) { return os << s.str(); }
 
 }  // namespace tv3s
-
-#include <ostream>
-inline std::ostream& tv3s::operator<<(std::ostream& os, const Shape& s) { return os << s.str(); }

@@ -1,6 +1,6 @@
 // layer_norm: hand-computed values, an independent long-double formula, a large offset
 // (two-pass variance), f64 gradient checks of x, γ and β (with and without affine), CUDA
-// against CPU.
+// against CPU. The layernorm family: src/ops/layernorm.cpp, cuda/layernorm.cu.
 #include <cmath>
 #include <vector>
 
