@@ -16,51 +16,45 @@ namespace tv3s::cuda {
 constexpr int kWarpSize = 32;
 constexpr unsigned kFullMask = 0xffffffffu;
 
-template <class T>
-__device__ __forceinline__ T warp_sum(T v) {
-  for (int offset = kWarpSize / 2; offset > 0; offset /= 2) v += __shfl_xor_sync(kFullMask, v, offset);
+struct Sum {
+  template <class T>
+  __device__ __forceinline__ T operator()(T a, T b) const { return a + b; }
+};
+struct Max {
+  __device__ __forceinline__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+
+// Butterfly over the warp: every lane ends with op over all 32 lanes.
+template <class T, class Op>
+__device__ __forceinline__ T warp_reduce(T v, Op op) {
+  for (int offset = kWarpSize / 2; offset > 0; offset /= 2) v = op(v, __shfl_xor_sync(kFullMask, v, offset));
   return v;
 }
 
-__device__ __forceinline__ float warp_max(float v) {
-  for (int offset = kWarpSize / 2; offset > 0; offset /= 2)
-    v = fmaxf(v, __shfl_xor_sync(kFullMask, v, offset));
-  return v;
-}
-
-// Sum over the block; every thread gets the total.
-template <class T>
-__device__ T block_sum(T v) {
-  __shared__ T warp_totals[kWarpSize];
-  __shared__ T total;
+// op over the block; every thread gets the result. `identity` pads the missing warps.
+// (Each <T, Op> instantiation has its own shared scratch.)
+template <class T, class Op>
+__device__ T block_reduce(T v, Op op, T identity) {
+  __shared__ T warp_results[kWarpSize];
+  __shared__ T result;
   const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
-  v = warp_sum(v);
-  if (lane == 0) warp_totals[warp] = v;
+  v = warp_reduce(v, op);
+  if (lane == 0) warp_results[warp] = v;
   __syncthreads();
   if (warp == 0) {
     const int warps = (blockDim.x + kWarpSize - 1) / kWarpSize;
-    v = warp_sum(lane < warps ? warp_totals[lane] : T(0));
-    if (lane == 0) total = v;
-  }
-  __syncthreads();
-  return total;
-}
-
-// Max over the block; every thread gets it.
-__device__ inline float block_max(float v) {
-  __shared__ float warp_maxima[kWarpSize];
-  __shared__ float result;
-  const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
-  v = warp_max(v);
-  if (lane == 0) warp_maxima[warp] = v;
-  __syncthreads();
-  if (warp == 0) {
-    const int warps = (blockDim.x + kWarpSize - 1) / kWarpSize;
-    v = warp_max(lane < warps ? warp_maxima[lane] : -INFINITY);
+    v = warp_reduce(lane < warps ? warp_results[lane] : identity, op);
     if (lane == 0) result = v;
   }
   __syncthreads();
   return result;
 }
+
+template <class T>
+__device__ __forceinline__ T warp_sum(T v) { return warp_reduce(v, Sum{}); }
+__device__ __forceinline__ float warp_max(float v) { return warp_reduce(v, Max{}); }
+template <class T>
+__device__ T block_sum(T v) { return block_reduce(v, Sum{}, T(0)); }
+__device__ inline float block_max(float v) { return block_reduce(v, Max{}, -INFINITY); }
 
 }  // namespace tv3s::cuda
