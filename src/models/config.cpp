@@ -1,0 +1,106 @@
+#include "src/models/config.h"
+
+#include <nlohmann/json.hpp>
+
+#include "tv3s/error.h"
+
+namespace tv3s {
+
+const std::vector<MitConfig>& mit_configs() {
+  // model-spec §2.1: heads [1, 2, 5, 8], sr [8, 4, 2, 1], mlp ratio 4 for every variant.
+  static const std::vector<MitConfig> configs = {
+      {"mit_b0", {32, 64, 160, 256}, {2, 2, 2, 2}},
+      {"mit_b1", {64, 128, 320, 512}, {2, 2, 2, 2}},
+      {"mit_b2", {64, 128, 320, 512}, {3, 4, 6, 3}},
+      {"mit_b3", {64, 128, 320, 512}, {3, 4, 18, 3}},
+      {"mit_b4", {64, 128, 320, 512}, {3, 8, 27, 3}},
+      {"mit_b5", {64, 128, 320, 512}, {3, 6, 40, 3}},
+  };
+  return configs;
+}
+
+const MitConfig& mit_config(const std::string& name) {
+  for (const MitConfig& c : mit_configs())
+    if (c.name == name) return c;
+  throw Error(str("unknown backbone '", name, "' (known: mit_b0 … mit_b5)"));
+}
+
+const MitConfig* find_mit_config(const std::array<int64_t, 4>& channels,
+                                 const std::array<int64_t, 4>& depths) {
+  for (const MitConfig& c : mit_configs())
+    if (c.channels == channels && c.depths == depths) return &c;
+  return nullptr;
+}
+
+std::map<std::string, std::string> ModelConfig::to_metadata() const {
+  std::map<std::string, std::string> m;
+  m["tv3s.format"] = "1";
+  m["tv3s.model"] = model;
+  m["tv3s.backbone"] = backbone;
+  m["tv3s.num_classes"] = std::to_string(num_classes);
+  m["tv3s.embed_dim"] = std::to_string(embed_dim);
+  if (!class_names.empty()) m["tv3s.classes"] = nlohmann::json(class_names).dump();
+  if (!palette.empty()) m["tv3s.palette"] = nlohmann::json(palette).dump();
+  if (!source.empty()) m["tv3s.source"] = source;
+  return m;
+}
+
+namespace {
+
+int64_t parse_count(const std::map<std::string, std::string>& md, const std::string& key,
+                    const std::string& what, int64_t lo, int64_t hi) {
+  auto it = md.find(key);
+  TV3S_CHECK(it != md.end(), what, ": metadata has no '", key, "' (not a tv3s model file? convert it with `tv3s convert`)");
+  size_t used = 0;
+  long long v = 0;
+  try {
+    v = std::stoll(it->second, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  TV3S_CHECK(used > 0 && used == it->second.size() && v >= lo && v <= hi, what, ": metadata '",
+             key, "' = '", it->second, "' is not an integer in [", lo, ", ", hi, "]");
+  return v;
+}
+
+}  // namespace
+
+ModelConfig ModelConfig::from_metadata(const std::map<std::string, std::string>& md,
+                                       const std::string& what) {
+  auto get = [&](const std::string& key) -> const std::string& {
+    auto it = md.find(key);
+    TV3S_CHECK(it != md.end(), what, ": metadata has no '", key,
+               "' (not a tv3s model file? convert it with `tv3s convert`)");
+    return it->second;
+  };
+  TV3S_CHECK(get("tv3s.format") == "1", what, ": unsupported tv3s.format '", get("tv3s.format"),
+             "' (this build reads format 1)");
+  ModelConfig c;
+  c.model = get("tv3s.model");
+  TV3S_CHECK(c.model == "segformer" || c.model == "tv3s" || c.model == "mit", what,
+             ": unknown tv3s.model '", c.model, "' (segformer, tv3s or mit)");
+  c.backbone = get("tv3s.backbone");
+  try {
+    mit_config(c.backbone);
+  } catch (const Error& e) {
+    throw Error(str(what, ": ", e.what()));
+  }
+  c.num_classes = parse_count(md, "tv3s.num_classes", what, c.model == "mit" ? 0 : 1, 65536);
+  c.embed_dim = parse_count(md, "tv3s.embed_dim", what, 1, 65536);
+  try {
+    if (auto it = md.find("tv3s.classes"); it != md.end())
+      c.class_names = nlohmann::json::parse(it->second).get<std::vector<std::string>>();
+    if (auto it = md.find("tv3s.palette"); it != md.end())
+      c.palette = nlohmann::json::parse(it->second).get<std::vector<std::array<uint8_t, 3>>>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(str(what, ": bad tv3s.classes or tv3s.palette metadata: ", e.what()));
+  }
+  if (auto it = md.find("tv3s.source"); it != md.end()) c.source = it->second;
+  TV3S_CHECK(c.class_names.empty() || int64_t(c.class_names.size()) == c.num_classes, what, ": ",
+             c.class_names.size(), " class names for ", c.num_classes, " classes");
+  TV3S_CHECK(c.palette.empty() || int64_t(c.palette.size()) >= c.num_classes, what, ": palette has ",
+             c.palette.size(), " colours for ", c.num_classes, " classes");
+  return c;
+}
+
+}  // namespace tv3s
