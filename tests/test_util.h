@@ -63,6 +63,9 @@ struct CommandResult {
 };
 CommandResult run_tv3s(const std::string& args, bool merge_stderr = true);
 
+// A fresh, empty folder for the test `name` under the system temp dir (unique per process).
+std::string temp_dir(const std::string& name);
+
 // Random f32 CPU tensor, uniform in [lo, hi), optionally a leaf requiring grad.
 Tensor random(const Shape& shape, uint64_t seed, double lo = -1, double hi = 1,
               bool requires_grad = false, DType dtype = DType::f32);

@@ -10,13 +10,15 @@ int run_bench(int argc, char** argv) {
   const std::string what = argc > 0 ? argv[0] : "";
   if (what == "ops") return run_bench_ops(argc - 1, argv + 1);
   if (what == "autograd") return run_bench_autograd(argc - 1, argv + 1);
+  if (what == "model") return run_bench_model(argc - 1, argv + 1);
   if (what == "--help" || what == "-h") {
-    std::puts("usage: tv3s bench <ops|autograd> [--help] [options]\n"
+    std::puts("usage: tv3s bench <ops|autograd|model> [--help] [options]\n"
               "  ops        GEMM GFLOP/s and elementwise/reduction/softmax/layernorm throughput\n"
-              "  autograd   the cost of the autograd tape: inference (no grad) vs recording");
+              "  autograd   the cost of the autograd tape: inference (no grad) vs recording\n"
+              "  model      per-frame latency, FPS and memory of MiT + SegFormer head");
     return 0;
   }
-  std::fprintf(stderr, "tv3s bench: unknown benchmark '%s' (available: ops, autograd)\n", what.c_str());
+  std::fprintf(stderr, "tv3s bench: unknown benchmark '%s' (available: ops, autograd, model)\n", what.c_str());
   return 2;
 }
 

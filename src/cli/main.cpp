@@ -19,6 +19,8 @@ const char* kUsage =
     "  info            build options, CUDA runtime/driver, GPU, cuBLAS/cuDNN, OpenMP threads\n"
     "  bench ops       GEMM GFLOP/s and op throughput on CPU and (if present) GPU\n"
     "  bench autograd  overhead of the autograd tape vs inference under NoGradGuard\n"
+    "  bench model     per-frame latency, FPS and memory of MiT/SegFormer models\n"
+    "  segment         segment images with a model file (per-frame SegFormer path)\n"
     "\n"
     "Run 'tv3s <command> --help' for the options of a command.\n";
 
@@ -41,6 +43,7 @@ int main(int argc, char** argv) {
   try {
     if (command == "info") return tv3s::cli::run_info(argc - 2, argv + 2);
     if (command == "bench") return tv3s::cli::run_bench(argc - 2, argv + 2);
+    if (command == "segment") return tv3s::cli::run_segment(argc - 2, argv + 2);
   } catch (const tv3s::Error& e) {
     std::fprintf(stderr, "tv3s %s: %s\n", command.c_str(), e.what());
     return 1;

@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""The PyTorch side of bench/segformer_vs_pytorch.sh: per-frame time of MiT + SegFormer
+head (Hugging Face transformers' Segformer, a faithful port of the official MiT) with the
+same work as `tv3s bench model`: forward, bilinear resize of the logits to the input size,
+argmax. Random weights, eval mode, no autograd. Prints one JSON line.
+
+usage: pytorch_segformer.py [--arch mit_b1] [--size 480x853] [--classes 124]
+                            [--threads 2] [--device cpu|cuda] [--reps 10] [--warmup 2]
+"""
+import argparse
+import json
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+from transformers import SegformerConfig, SegformerForSemanticSegmentation
+
+ARCHS = {
+    "mit_b0": ([32, 64, 160, 256], [2, 2, 2, 2]), "mit_b1": ([64, 128, 320, 512], [2, 2, 2, 2]),
+    "mit_b2": ([64, 128, 320, 512], [3, 4, 6, 3]), "mit_b3": ([64, 128, 320, 512], [3, 4, 18, 3]),
+    "mit_b4": ([64, 128, 320, 512], [3, 8, 27, 3]), "mit_b5": ([64, 128, 320, 512], [3, 6, 40, 3]),
+}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--arch", default="mit_b1")
+    p.add_argument("--size", default="480x853")
+    p.add_argument("--classes", type=int, default=124)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--reps", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=2)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    h, w = map(int, a.size.split("x"))
+    sizes, depths = ARCHS[a.arch]
+    config = SegformerConfig(hidden_sizes=sizes, depths=depths, decoder_hidden_size=256,
+                             num_labels=a.classes)
+    model = SegformerForSemanticSegmentation(config).eval().to(a.device)
+    x = torch.randn(1, 3, h, w, device=a.device)
+
+    def frame():
+        logits = model(pixel_values=x).logits
+        labels = F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False).argmax(1)
+        if a.device == "cuda":
+            torch.cuda.synchronize()
+        return labels
+
+    with torch.inference_mode():
+        for _ in range(a.warmup):
+            frame()
+        if a.device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        times = []
+        for _ in range(a.reps):
+            t0 = time.perf_counter()
+            frame()
+            times.append((time.perf_counter() - t0) * 1000)
+    med = statistics.median(times)
+    out = {"impl": "pytorch " + torch.__version__, "arch": a.arch, "height": h, "width": w,
+           "device": a.device, "threads": a.threads, "median_ms": med, "min_ms": min(times),
+           "fps": 1000 / med}
+    if a.device == "cuda":
+        out["peak_bytes"] = torch.cuda.max_memory_allocated()
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+// `tv3s bench model`: per-frame latency, FPS and memory of the SegFormer path (MiT + the
+// all-MLP head + the resize of the logits to the input size + argmax), on random weights
+// of the chosen variant or on a model file. The same work as `tv3s segment` minus image
+// decoding and file writing. bench/segformer_vs_pytorch.sh runs it beside PyTorch.
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "src/cli/args.h"
+#include "src/cli/commands.h"
+#include "src/models/parameters.h"
+#include "src/models/segformer.h"
+#include "tv3s/tv3s.hpp"
+
+namespace tv3s::cli {
+namespace {
+
+const char* kUsage =
+    "usage: tv3s bench model [--arch mit_b1] [--size 480x853] [--classes 124] [--model FILE]\n"
+    "                        [--device cpu|cuda] [--threads N] [--reps 10] [--warmup 2] [--json]\n"
+    "  Times one frame through MiT + SegFormer head + resize to the input size + argmax.\n"
+    "  Random weights of --arch unless --model gives a file. Median and min over --reps.\n";
+
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+int run_bench_model(int argc, char** argv) {
+  Args args(argc, argv);
+  std::string arch = "mit_b1", model_path, device_name = "cpu";
+  long long H = 480, W = 853, classes = 124, reps = 10, warmup = 2;
+  bool json = false;
+  int threads = omp_get_max_threads();
+  try {
+    while (!args.done()) {
+      const std::string a = args.next();
+      if (a == "--help" || a == "-h") {
+        std::fputs(kUsage, stdout);
+        return 0;
+      } else if (a == "--arch") {
+        arch = args.value(a);
+      } else if (a == "--size") {
+        const std::string s = args.value(a);
+        if (std::sscanf(s.c_str(), "%lldx%lld", &H, &W) != 2 || H < 29 || W < 29 || H > 8192 || W > 8192)
+          throw UsageError{"--size needs HxW with 29 ≤ H, W ≤ 8192, got '" + s + "'"};
+      } else if (a == "--classes") {
+        classes = args.integer(a, 1, 65536);
+      } else if (a == "--model") {
+        model_path = args.value(a);
+      } else if (a == "--device") {
+        device_name = args.value(a);
+      } else if (a == "--threads") {
+        threads = int(args.integer(a, 1, 1024));
+      } else if (a == "--reps") {
+        reps = args.integer(a, 1, 100000);
+      } else if (a == "--warmup") {
+        warmup = args.integer(a, 0, 100000);
+      } else if (a == "--json") {
+        json = true;
+      } else {
+        throw UsageError{"unknown argument '" + a + "'"};
+      }
+    }
+    if (device_name != "cpu" && device_name != "cuda")
+      throw UsageError{"unknown --device '" + device_name + "' (cpu or cuda)"};
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "tv3s bench model: %s\n%s", e.message.c_str(), kUsage);
+    return 2;
+  }
+  const Device device = device_name == "cuda" ? Device::CUDA : Device::CPU;
+  TV3S_CHECK(device == Device::CPU || cuda_available(), "--device cuda: no usable CUDA GPU");
+  omp_set_num_threads(threads);
+  NoGradGuard no_grad;
+
+  ModelConfig config;
+  config.backbone = arch;
+  config.num_classes = classes;
+  const Segformer model = model_path.empty()
+                              ? Segformer(config, Weights::random(model_parameters(config), 1, device))
+                              : Segformer::load(model_path, device);
+  Rng rng(7);
+  const Tensor image = Tensor::uniform(Shape{1, H, W, 3}, rng, -2, 2, DType::f32, device);
+  auto frame = [&] {
+    Tensor labels = argmax(model.logits(image), -1);
+    if (device == Device::CUDA) cuda_synchronize();
+    return labels;
+  };
+  for (long long i = 0; i < warmup; ++i) frame();
+  reset_peak_memory(device);
+  std::vector<double> ms;
+  for (long long i = 0; i < reps; ++i) {
+    const double t0 = now_ms();
+    frame();
+    ms.push_back(now_ms() - t0);
+  }
+  std::sort(ms.begin(), ms.end());
+  const double median = ms[ms.size() / 2], best = ms.front();
+  const MemoryStats mem = memory_stats(device);
+  const double params_m = double(model.weights().numel()) / 1e6;
+  if (json) {
+    nlohmann::json j = {{"model", model.config().model}, {"backbone", model.config().backbone},
+                        {"classes", model.config().num_classes}, {"height", H}, {"width", W},
+                        {"device", device_name}, {"threads", threads}, {"reps", reps},
+                        {"median_ms", median}, {"min_ms", best}, {"fps", 1000.0 / median},
+                        {"peak_bytes", mem.peak_bytes}, {"reserved_bytes", mem.reserved_bytes},
+                        {"parameters", model.weights().numel()}};
+    std::puts(j.dump().c_str());
+  } else {
+    std::printf("tv3s %s %s + SegFormer head (%lld classes, %.2fM parameters), %lldx%lld, %s%s\n",
+                model.config().backbone.c_str(), model_path.empty() ? "random weights" : model_path.c_str(),
+                (long long)model.config().num_classes, params_m, H, W, device_name.c_str(),
+                device == Device::CPU ? (", " + std::to_string(threads) + " threads").c_str() : "");
+    std::printf("  per frame: median %.1f ms, min %.1f ms, %.2f FPS (%lld reps)\n", median, best,
+                1000.0 / median, reps);
+    std::printf("  peak memory during a frame: %.1f MiB (weights + activations; reserved %.1f MiB)\n",
+                double(mem.peak_bytes) / 1048576.0, double(mem.reserved_bytes) / 1048576.0);
+  }
+  return 0;
+}
+
+}  // namespace tv3s::cli

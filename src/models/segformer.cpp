@@ -1,0 +1,31 @@
+#include "src/models/segformer.h"
+
+#include "src/models/model_file.h"
+
+namespace tv3s {
+
+Segformer Segformer::load(const std::string& path, Device device) {
+  ModelFile file = load_model_file(path, device);
+  TV3S_CHECK(file.config.model == "segformer" || file.config.model == "tv3s", path,
+             ": holds a '", file.config.model, "' model (a backbone only); a segmentation model needs a head");
+  return Segformer(file.config, std::move(file.weights));
+}
+
+Segformer::Segformer(const ModelConfig& config, Weights weights)
+    : config_(config),
+      weights_(std::move(weights)),
+      backbone_(mit_config(config.backbone), weights_, "backbone."),
+      head_(weights_) {}
+
+SegformerOutput Segformer::forward(const Tensor& image) const {
+  SegformerOutput out;
+  out.features = backbone_(image);
+  out.logits = head_.predict(head_.fuse(out.features));
+  return out;
+}
+
+Tensor Segformer::logits(const Tensor& image) const {
+  return resize_bilinear(forward(image).logits, image.size(1), image.size(2));
+}
+
+}  // namespace tv3s

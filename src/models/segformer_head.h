@@ -1,0 +1,29 @@
+// The SegFormer all-MLP head as TV3S uses it (model-spec §3), channels-last:
+//   e_k = linear_c_k(c_k)                       [N, H_k, W_k, E]
+//   e_2..e_4 resized bilinearly to the c1 size (h, w)
+//   fused = ReLU(BN(linear_fuse([e4, e3, e2, e1])))   1×1 conv without bias, BN eps 1e-5
+//   logits = linear_pred(fused)                 [N, h, w, K]   (dropout: training only)
+// The fused feature is also the input of the TV3S decoder.
+#pragma once
+#include <array>
+
+#include "src/models/config.h"
+#include "src/nn/layers.h"
+
+namespace tv3s {
+
+class SegformerHead {
+ public:
+  explicit SegformerHead(const Weights& weights);
+
+  Tensor fuse(const std::array<Tensor, 4>& features, bool training = false) const;  // [N, h, w, E]
+  Tensor predict(const Tensor& fused) const { return linear_pred_(fused); }          // [N, h, w, K]
+
+ private:
+  std::array<nn::Linear, 4> linear_c_;
+  nn::Linear linear_fuse_;  // the 1×1 conv [E, 4E, 1, 1] as a Linear, no bias
+  nn::BatchNorm bn_;
+  nn::Linear linear_pred_;
+};
+
+}  // namespace tv3s

@@ -1,0 +1,48 @@
+#include "src/nn/weights.h"
+
+#include <cmath>
+
+#include "tv3s/rng.h"
+
+namespace tv3s {
+
+namespace {
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+}  // namespace
+
+Weights Weights::random(const ParameterList& params, uint64_t seed, Device device) {
+  Rng rng(seed);
+  std::map<std::string, Tensor> tensors;
+  for (auto& [name, shape] : params) {
+    Tensor t;
+    if (shape.ndim() >= 2) {  // a weight matrix or kernel: fan-in = numel / out
+      const double bound = 1.0 / std::sqrt(double(shape.numel() / shape[0]));
+      t = Tensor::uniform(shape, rng, -bound, bound, DType::f32, device);
+    } else if (ends_with(name, "running_var")) {
+      t = Tensor::uniform(shape, rng, 0.5, 1.5, DType::f32, device);
+    } else if (ends_with(name, ".weight") && (name.find("norm") != std::string::npos ||
+                                              name.find(".bn.") != std::string::npos)) {
+      t = Tensor::uniform(shape, rng, 0.8, 1.2, DType::f32, device);
+    } else {
+      t = Tensor::uniform(shape, rng, -0.1, 0.1, DType::f32, device);
+    }
+    tensors.emplace(name, t);
+  }
+  return Weights(std::move(tensors));
+}
+
+const Tensor& Weights::get(const std::string& name) const {
+  auto it = tensors_.find(name);
+  TV3S_CHECK(it != tensors_.end(), "missing parameter '", name, "'");
+  return it->second;
+}
+
+int64_t Weights::numel() const {
+  int64_t n = 0;
+  for (auto& [name, t] : tensors_) n += t.numel();
+  return n;
+}
+
+}  // namespace tv3s

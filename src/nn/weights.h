@@ -1,0 +1,33 @@
+// Named tensors of a model: the official parameter names (model-spec §2.5, §12) mapped to
+// tensors on one device. Models take their parameters from here by name, so a model file
+// and the model code meet only through these names.
+#pragma once
+#include <map>
+#include <string>
+
+#include "src/models/parameters.h"
+#include "tv3s/tensor.h"
+
+namespace tv3s {
+
+class Weights {
+ public:
+  Weights() = default;
+  // Parameters in `tensors` (checked against nothing here; see load_model_file).
+  explicit Weights(std::map<std::string, Tensor> tensors) : tensors_(std::move(tensors)) {}
+
+  // Random parameters of the right shapes (uniform ±1/sqrt(fan-in) for weights, γ ≈ 1,
+  // small β, positive running variances): a model to time or to test plumbing with.
+  static Weights random(const ParameterList& params, uint64_t seed, Device device = Device::CPU);
+
+  // The tensor called `name`; throws "missing parameter '<name>'" when absent.
+  const Tensor& get(const std::string& name) const;
+  bool has(const std::string& name) const { return tensors_.count(name) != 0; }
+  const std::map<std::string, Tensor>& all() const { return tensors_; }
+  int64_t numel() const;  // parameters in total
+
+ private:
+  std::map<std::string, Tensor> tensors_;
+};
+
+}  // namespace tv3s

@@ -1,0 +1,13 @@
+// Turning decoded frames into model input, as the official test pipeline does
+// (model-spec §8.1 step 3): RGB, (v − mean) · (1/std) per channel in f32 with
+// mean (123.675, 116.28, 103.53) and std (58.395, 57.12, 57.375).
+#pragma once
+#include "src/io/image.h"
+#include "tv3s/tensor.h"
+
+namespace tv3s {
+
+// One image → [1, H, W, 3] f32 on `device`.
+Tensor normalize_image(const io::Image& image, Device device = Device::CPU);
+
+}  // namespace tv3s

@@ -1,0 +1,108 @@
+// Model plumbing: parameter sets against the spec's counts, configuration metadata, the
+// loader's checks, output shapes at odd sizes.
+#include <string>
+
+#include "src/io/safetensors.h"
+#include "src/models/model_file.h"
+#include "src/models/parameters.h"
+#include "src/models/segformer.h"
+#include "tests/test_util.h"
+
+using namespace tv3s;
+
+namespace {
+int64_t count(const ParameterList& params) {
+  int64_t n = 0;
+  for (auto& [name, shape] : params) n += shape.numel();
+  return n;
+}
+}  // namespace
+
+TEST_CASE("models: MiT parameter counts match model-spec §2.1, heads §6") {
+  CHECK(count(mit_parameters(mit_config("mit_b0"))) == 3319392);
+  CHECK(count(mit_parameters(mit_config("mit_b1"))) == 13151424);
+  CHECK(count(mit_parameters(mit_config("mit_b2"))) == 24196288);
+  CHECK(count(mit_parameters(mit_config("mit_b3"))) == 44072128);
+  CHECK(count(mit_parameters(mit_config("mit_b4"))) == 60842688);
+  CHECK(count(mit_parameters(mit_config("mit_b5"))) == 81443008);
+  // TV3S-B1, K = 124: 17,261,364 trainable parameters (model-spec §6), including the dead
+  // conv_seg (15,996) that tv3s drops; tv3s counts the 2 × 256 BN running statistics too.
+  ModelConfig tv3s_b1;
+  tv3s_b1.model = "tv3s";
+  tv3s_b1.backbone = "mit_b1";
+  tv3s_b1.num_classes = 124;
+  CHECK(count(model_parameters(tv3s_b1)) == 17261364 - 15996 + 512);
+}
+
+TEST_CASE("models: configuration metadata round trip and bad values") {
+  ModelConfig c;
+  c.backbone = "mit_b2";
+  c.num_classes = 3;
+  c.class_names = {"sky", "road", "car"};
+  c.palette = {{1, 2, 3}, {4, 5, 6}, {7, 8, 9}};
+  const ModelConfig back = ModelConfig::from_metadata(c.to_metadata(), "m.safetensors");
+  CHECK(back.backbone == "mit_b2");
+  CHECK(back.num_classes == 3);
+  CHECK(back.class_names == c.class_names);
+  CHECK(back.palette == c.palette);
+
+  auto md = c.to_metadata();
+  md["tv3s.backbone"] = "mit_b9";
+  CHECK_THROWS_WITH(ModelConfig::from_metadata(md, "m.safetensors"),
+                    doctest::Contains("m.safetensors: unknown backbone 'mit_b9'"));
+  md = c.to_metadata();
+  md["tv3s.num_classes"] = "3x";
+  CHECK_THROWS_WITH(ModelConfig::from_metadata(md, "m.safetensors"), doctest::Contains("tv3s.num_classes"));
+  md = c.to_metadata();
+  md.erase("tv3s.model");
+  CHECK_THROWS_WITH(ModelConfig::from_metadata(md, "m.safetensors"), doctest::Contains("not a tv3s model file"));
+}
+
+TEST_CASE("models: the loader names a missing, an extra and a mis-shaped parameter") {
+  const std::string dir = test::temp_dir("model_loader");
+  ModelConfig c;
+  c.backbone = "mit_b0";
+  c.num_classes = 4;
+  const ParameterList params = model_parameters(c);
+  const Weights w = Weights::random(params, 3);
+  auto save = [&](std::vector<std::pair<std::string, Tensor>> tensors) {
+    const std::string path = dir + "/m.safetensors";
+    io::write_safetensors(path, tensors, c.to_metadata());
+    return path;
+  };
+  std::vector<std::pair<std::string, Tensor>> good;
+  for (auto& [name, shape] : params) good.emplace_back(name, w.get(name));
+  CHECK(load_model_file(save(good)).weights.all().size() == params.size());
+
+  auto missing = good;
+  missing.erase(missing.begin() + 5);
+  CHECK_THROWS_WITH(load_model_file(save(missing)), doctest::Contains("missing '" + good[5].first + "'"));
+
+  auto extra = good;
+  extra.emplace_back("decode_head.bogus.weight", Tensor::zeros(Shape{2}));
+  CHECK_THROWS_WITH(load_model_file(save(extra)), doctest::Contains("unexpected 'decode_head.bogus.weight'"));
+
+  auto misshaped = good;
+  misshaped[0].second = Tensor::zeros(Shape{1, 2});
+  CHECK_THROWS_WITH(load_model_file(save(misshaped)),
+                    doctest::Contains("'" + good[0].first + "' has shape [1, 2]"));
+}
+
+TEST_CASE("models: SegFormer output shapes for odd inputs, and too-small inputs are refused") {
+  ModelConfig c;
+  c.backbone = "mit_b0";
+  c.num_classes = 5;
+  const Segformer model(c, Weights::random(model_parameters(c), 11));
+  NoGradGuard no_grad;
+  Rng rng(1);
+  const Tensor image = Tensor::uniform(Shape{1, 37, 45, 3}, rng, -1, 1);
+  const SegformerOutput out = model.forward(image);
+  // ceil(37/4) = 10, then 5, 3, 2; ceil(45/4) = 12, then 6, 3, 2 (model-spec §2.3).
+  CHECK(out.features[0].shape() == Shape{1, 10, 12, 32});
+  CHECK(out.features[1].shape() == Shape{1, 5, 6, 64});
+  CHECK(out.features[2].shape() == Shape{1, 3, 3, 160});
+  CHECK(out.features[3].shape() == Shape{1, 2, 2, 256});
+  CHECK(out.logits.shape() == Shape{1, 10, 12, 5});
+  CHECK(model.logits(image).shape() == Shape{1, 37, 45, 5});
+  CHECK_THROWS_WITH(model.forward(Tensor::zeros(Shape{1, 28, 64, 3})), doctest::Contains("too small"));
+}
