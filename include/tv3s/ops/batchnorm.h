@@ -13,6 +13,11 @@ namespace tv3s {
 //   running_var  ← (1 − momentum)·running_var  + momentum·σ²·n/(n − 1)   (unbiased, n = x.numel()/C)
 // weight γ / bias β [C] may be undefined (1 / 0). running_mean/var are [C] and must be
 // defined for inference; in training they may be undefined (then nothing is updated).
+// Training needs more than one value per channel (n ≥ 2), as PyTorch.
+// Dtypes: x is f32/f64 on the CPU and f32/f16/bf16 on CUDA. γ, β and the running
+// statistics are f32 — also when x is f16/bf16 — or f64 when x is f64; the statistics are
+// computed in f64 on the CPU and f32 on CUDA. Gradients: x, γ and β (both modes); the
+// running statistics are buffers, never differentiated.
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                   const Tensor& running_mean, const Tensor& running_var, bool training,
                   double momentum = 0.1, double eps = 1e-5);

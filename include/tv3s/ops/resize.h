@@ -1,7 +1,10 @@
 // Bilinear resize of channels-last maps with PyTorch's F.interpolate(mode='bilinear',
 // align_corners=False) semantics for an explicit output size (no antialiasing):
-// per axis scale = in/out, src = max(scale·(i + 0.5) − 0.5, 0), i0 = floor(src),
-// i1 = min(i0 + 1, in − 1), λ = src − i0.
+// per axis scale = in/out, src = max(scale·(i + 0.5) − 0.5, 0), i0 = min(floor(src), in − 1),
+// i1 = min(i0 + 1, in − 1), λ = src − i0, computed in f32 for f32/f16/bf16 data (f64 for
+// f64) and rounded as PyTorch's CPU kernel rounds it. An axis of unchanged size is copied.
+// x is f32/f64 on the CPU, f32/f16/bf16 on CUDA; differentiable in x (deterministic
+// backward on both devices).
 // Math and CPU reference: src/ops/resize.cpp; CUDA: cuda/resize.cu.
 #pragma once
 #include <cstdint>
