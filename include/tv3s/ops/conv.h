@@ -23,15 +23,19 @@ struct Conv2dParams {
 
 // Patches as rows: x [N, H, W, C] → [N, Ho, Wo, kh·kw·C]; element (ky, kx, c) of the
 // patch at output (oy, ox) is x[oy·sh − ph + ky, ox·sw − pw + kx, c], zero outside.
+// Backward: col2im (each input element sums the patch entries that copied it).
 Tensor im2col(const Tensor& x, int64_t kh, int64_t kw, const Conv2dParams& params);
 
 // Dense convolution (groups = 1), cross-correlation as PyTorch:
 // x [N, H, W, Cin], weight [Cout, Cin, kh, kw], bias [Cout] or undefined → [N, Ho, Wo, Cout].
+// im2col then `linear` (1×1, stride 1, no padding: `linear` on x directly); differentiable
+// in x, weight and bias through those ops.
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
               const Conv2dParams& params = {});
 
 // Depthwise convolution (groups = C), stride 1: x [N, H, W, C], weight [C, 1, kh, kw],
-// bias [C] or undefined → [N, Ho, Wo, C]. MiT's Mix-FFN uses 3×3 with padding 1.
+// bias [C] or undefined → [N, Ho, Wo, C], Ho = H + 2·pad_h − kh + 1. Any kernel size
+// and pads ≥ 0 (the CUDA kernel takes kh·kw ≤ 384). MiT's Mix-FFN uses 3×3, padding 1.
 Tensor depthwise_conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t pad_h,
                         int64_t pad_w);
 
