@@ -5,6 +5,7 @@
 namespace tv3s::cli {
 
 int run_info(int argc, char** argv);
+int run_convert(int argc, char** argv);     // src/cli/convert.cpp
 int run_bench(int argc, char** argv);       // dispatches `tv3s bench ops`, ...
 int run_bench_ops(int argc, char** argv);       // src/cli/bench_ops.cpp
 int run_bench_autograd(int argc, char** argv);  // src/cli/bench_autograd.cpp

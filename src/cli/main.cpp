@@ -17,6 +17,7 @@ const char* kUsage =
     "\n"
     "commands:\n"
     "  info            build options, CUDA runtime/driver, GPU, cuBLAS/cuDNN, OpenMP threads\n"
+    "  convert         a PyTorch / Hugging Face checkpoint into a tv3s .safetensors model\n"
     "  bench ops       GEMM GFLOP/s and op throughput on CPU and (if present) GPU\n"
     "  bench autograd  overhead of the autograd tape vs inference under NoGradGuard\n"
     "  bench model     per-frame latency, FPS and memory of MiT/SegFormer models\n"
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (command == "info") return tv3s::cli::run_info(argc - 2, argv + 2);
+    if (command == "convert") return tv3s::cli::run_convert(argc - 2, argv + 2);
     if (command == "bench") return tv3s::cli::run_bench(argc - 2, argv + 2);
     if (command == "segment") return tv3s::cli::run_segment(argc - 2, argv + 2);
   } catch (const tv3s::Error& e) {

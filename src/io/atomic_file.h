@@ -1,7 +1,8 @@
 // Writing files so that a reader never sees half of one: the bytes go to a temporary
 // file in the destination's folder, which is flushed, closed and renamed over `path`
 // only when everything was written. On any failure the temporary file is removed and
-// tv3s::Error "<path>: <why>" is thrown.
+// tv3s::Error "<path>: <why>" is thrown (a tv3s::Error thrown by the writer callback
+// passes through unchanged: it already says what went wrong).
 #pragma once
 #include <cstddef>
 #include <functional>

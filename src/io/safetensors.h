@@ -7,7 +7,7 @@
 // file, the JSON must parse and have exactly this structure, every dtype must be known,
 // every shape non-negative with a product that does not overflow, every byte range inside
 // the data area and equal to numel × dtype size, and no two ranges may overlap. Any
-// violation throws tv3s::Error "<path>: <what is wrong>".
+// violation throws tv3s::Error "<path>: safetensors: <what is wrong> (tensor '<name>')".
 #pragma once
 #include <map>
 #include <string>
