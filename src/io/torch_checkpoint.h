@@ -41,7 +41,8 @@ struct TorchCheckpoint {
 // Throws tv3s::Error "<path>: <what is wrong>" (one line) for anything that is not a plain
 // tensor checkpoint: not a zip, no data.pkl, a forbidden global or opcode, a storage too
 // small for its tensor, a corrupt or truncated file, two tensors of one name, an int64 that
-// does not fit int32, tensors that would take more than 4× the file's size, ...
+// does not fit int32, tensors that would take more than 256× the file's size
+// + 256 MiB, ...
 TorchCheckpoint read_torch_checkpoint(const std::string& path);
 
 }  // namespace tv3s::io

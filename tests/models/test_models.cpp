@@ -76,7 +76,8 @@ TEST_CASE("models: the loader names a missing, an extra and a mis-shaped paramet
 
   auto missing = good;
   missing.erase(missing.begin() + 5);
-  CHECK_THROWS_WITH(load_model_file(save(missing)), doctest::Contains("missing '" + good[5].first + "'"));
+  const std::string missing_text = "missing '" + good[5].first + "'";
+  CHECK_THROWS_WITH(load_model_file(save(missing)), doctest::Contains(missing_text.c_str()));
 
   auto extra = good;
   extra.emplace_back("decode_head.bogus.weight", Tensor::zeros(Shape{2}));
@@ -84,8 +85,8 @@ TEST_CASE("models: the loader names a missing, an extra and a mis-shaped paramet
 
   auto misshaped = good;
   misshaped[0].second = Tensor::zeros(Shape{1, 2});
-  CHECK_THROWS_WITH(load_model_file(save(misshaped)),
-                    doctest::Contains("'" + good[0].first + "' has shape [1, 2]"));
+  const std::string shape_text = "'" + good[0].first + "' has shape [1, 2]";
+  CHECK_THROWS_WITH(load_model_file(save(misshaped)), doctest::Contains(shape_text.c_str()));
 }
 
 TEST_CASE("models: SegFormer output shapes for odd inputs, and too-small inputs are refused") {
