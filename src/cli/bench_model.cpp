@@ -72,7 +72,7 @@ int run_bench_model(int argc, char** argv) {
     if (device_name != "cpu" && device_name != "cuda")
       throw UsageError{"unknown --device '" + device_name + "' (cpu or cuda)"};
   } catch (const UsageError& e) {
-    std::fprintf(stderr, "tv3s bench model: %s\n%s", e.message.c_str(), kUsage);
+    std::fprintf(stderr, "tv3s bench model: %s (see tv3s bench model --help)\n", e.message.c_str());
     return 2;
   }
   const Device device = device_name == "cuda" ? Device::CUDA : Device::CPU;

@@ -84,7 +84,7 @@ int run_segment(int argc, char** argv) {
     if (out_dir.empty()) out_dir = logits_dir;
     if (out_dir.empty()) throw UsageError{"nothing to write: give -o DIR and/or --save-logits DIR"};
   } catch (const UsageError& e) {
-    std::fprintf(stderr, "tv3s segment: %s\n%s", e.message.c_str(), kUsage);
+    std::fprintf(stderr, "tv3s segment: %s (see tv3s segment --help)\n", e.message.c_str());
     return 2;
   }
 

@@ -3,7 +3,8 @@
 //   e_2..e_4 resized bilinearly to the c1 size (h, w)
 //   fused = ReLU(BN(linear_fuse([e4, e3, e2, e1])))   1×1 conv without bias, BN eps 1e-5
 //   logits = linear_pred(fused)                 [N, h, w, K]   (dropout: training only)
-// The fused feature is also the input of the TV3S decoder.
+// The fused feature is also the input of the TV3S decoder. fuse() computes the same
+// function with linear_c_k folded into linear_fuse (see segformer_head.cpp): 15× fewer FLOPs.
 #pragma once
 #include <array>
 

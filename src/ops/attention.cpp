@@ -33,6 +33,7 @@
 #include "src/core/cuda_context.h"
 #include "src/core/dispatch.h"
 #include "src/core/parallel.h"
+#include "src/core/simd_math.h"
 #include "tv3s/autograd.h"
 #include "tv3s/ops/matmul.h"
 
@@ -59,33 +60,9 @@ bool worth_threads(const AttentionDims& d, int64_t tasks) {
 
 // --- the softmax row loops --------------------------------------------------------------
 // std::exp is a scalar library call and took half of the f32 forward, so the f32 rows go
-// through exp8: branch-free arithmetic on 8 floats at once (GCC vector extensions, as in
-// matmul.cpp; one AVX2 register). x = n·ln2 + r with n an integer and |r| ≤ ln2/2 (ln2
-// split in two parts, Cody–Waite, so that x − n·ln2 loses no bits), e^r by Cephes' polynomial
-// (≤ 2 ulp), and 2^n written straight into the exponent bits. x is first clamped to
-// [−87, 88], where 2^n is a normal float: e^−87 ≈ 2e−38 is as good as zero next to a
-// softmax row's largest term, 1.
-typedef float f32x8 __attribute__((vector_size(32)));
-typedef int32_t i32x8 __attribute__((vector_size(32)));
-
-inline f32x8 splat8(float v) { return f32x8{} + v; }
-
-inline f32x8 exp8(f32x8 x) {
-  x = x < -87.f ? splat8(-87.f) : x;
-  x = x > 88.f ? splat8(88.f) : x;
-  const f32x8 round_to_int = splat8(12582912.f);  // 1.5·2²³: adding it rounds to an integer
-  const f32x8 n = (x * 1.44269504088896341f + round_to_int) - round_to_int;
-  const f32x8 r = x - n * 0.693359375f + n * 2.12194440e-4f;
-  f32x8 poly = splat8(1.9875691500e-4f);
-  poly = poly * r + 1.3981999507e-3f;
-  poly = poly * r + 8.3334519073e-3f;
-  poly = poly * r + 4.1665795894e-2f;
-  poly = poly * r + 1.6666665459e-1f;
-  poly = poly * r + 5.0000001201e-1f;
-  const f32x8 e_r = poly * r * r + r + 1.f;
-  const i32x8 exponent_bits = (__builtin_convertvector(n, i32x8) + 127) << 23;
-  return e_r * (f32x8)exponent_bits;
-}
+// through simd::exp8 (src/core/simd_math.h): 8 floats at once, ≤ 2 ulp.
+using simd::exp8;
+using simd::f32x8;
 
 // row[i] = e^(row[i] − shift) for i < n.
 void exp_shifted(float* row, int64_t n, float shift) {

@@ -107,3 +107,38 @@ TEST_CASE("models: SegFormer output shapes for odd inputs, and too-small inputs 
   CHECK(model.logits(image).shape() == Shape{1, 37, 45, 5});
   CHECK_THROWS_WITH(model.forward(Tensor::zeros(Shape{1, 28, 64, 3})), doctest::Contains("too small"));
 }
+
+TEST_CASE("models: a TV3S model file runs its SegFormer path (--mode frame)") {
+  const std::string dir = test::temp_dir("model_tv3s_frame");
+  ModelConfig c;
+  c.model = "tv3s";
+  c.backbone = "mit_b0";
+  c.num_classes = 3;
+  const ParameterList params = model_parameters(c);
+  const Weights w = Weights::random(params, 5);
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (auto& [name, shape] : params) tensors.emplace_back(name, w.get(name));
+  const std::string path = dir + "/tv3s_b0.safetensors";
+  io::write_safetensors(path, tensors, c.to_metadata());
+
+  // The same backbone and head as a plain SegFormer give the same logits.
+  ModelConfig seg = c;
+  seg.model = "segformer";
+  std::map<std::string, Tensor> seg_weights;
+  for (auto& [name, shape] : model_parameters(seg)) seg_weights.emplace(name, w.get(name));
+  NoGradGuard no_grad;
+  Rng rng(2);
+  const Tensor image = Tensor::uniform(Shape{1, 40, 52, 3}, rng, -1, 1);
+  const Tensor got = Segformer::load(path).logits(image);
+  const Tensor want = Segformer(seg, Weights(seg_weights)).logits(image);
+  CHECK(got.to_vector() == want.to_vector());
+
+  // A backbone-only file is not a segmentation model.
+  ModelConfig mit = c;
+  mit.model = "mit";
+  mit.num_classes = 0;
+  std::vector<std::pair<std::string, Tensor>> backbone;
+  for (auto& [name, shape] : model_parameters(mit)) backbone.emplace_back(name, w.get("backbone." + name));
+  io::write_safetensors(dir + "/mit.safetensors", backbone, mit.to_metadata());
+  CHECK_THROWS_WITH(Segformer::load(dir + "/mit.safetensors"), doctest::Contains("a backbone only"));
+}
