@@ -2,13 +2,14 @@
 """The PyTorch side of bench/segformer_vs_pytorch.sh: per-frame time of MiT + SegFormer
 head (Hugging Face transformers' Segformer, a faithful port of the official MiT) with the
 same work as `tv3s bench model`: forward, bilinear resize of the logits to the input size,
-argmax. Random weights, eval mode, no autograd. Prints one JSON line.
+argmax. Random weights, eval mode, no autograd. Prints two lines (--json: one JSON line).
 
 usage: pytorch_segformer.py [--arch mit_b1] [--size 480x853] [--classes 124]
-                            [--threads 2] [--device cpu|cuda] [--reps 10] [--warmup 2]
+                            [--threads 2] [--device cpu|cuda] [--reps 10] [--warmup 2] [--json]
 """
 import argparse
 import json
+import resource
 import statistics
 import time
 
@@ -32,6 +33,7 @@ def main():
     p.add_argument("--device", default="cpu")
     p.add_argument("--reps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--json", action="store_true", help="one JSON line instead of text")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     h, w = map(int, a.size.split("x"))
@@ -62,9 +64,18 @@ def main():
     out = {"impl": "pytorch " + torch.__version__, "arch": a.arch, "height": h, "width": w,
            "device": a.device, "threads": a.threads, "median_ms": med, "min_ms": min(times),
            "fps": 1000 / med}
+    out["max_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     if a.device == "cuda":
         out["peak_bytes"] = torch.cuda.max_memory_allocated()
-    print(json.dumps(out))
+    if a.json:
+        print(json.dumps(out))
+        return
+    print(f"{out['impl']} (HF transformers Segformer) {a.arch} + head, {h}x{w}, {a.device}, "
+          f"{a.threads} threads")
+    print(f"  per frame: median {med:.1f} ms, min {min(times):.1f} ms, {1000 / med:.2f} FPS ({a.reps} reps)")
+    print(f"  process max RSS: {out['max_rss_bytes'] / 2**20:.1f} MiB")
+    if "peak_bytes" in out:
+        print(f"  peak CUDA memory: {out['peak_bytes'] / 2**20:.1f} MiB")
 
 
 if __name__ == "__main__":

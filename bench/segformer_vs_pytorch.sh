@@ -19,11 +19,7 @@ OMP_NUM_THREADS=$THREADS "$BUILD/tv3s" bench model --arch "$ARCH" --size "$SIZE"
   --device "$DEVICE" --reps 10
 if python3 -c "import torch, transformers" 2>/dev/null; then
   python3 "$HERE/pytorch_segformer.py" --arch "$ARCH" --size "$SIZE" --threads "$THREADS" \
-    --device "$DEVICE" --reps 10 | python3 -c '
-import json, sys
-r = json.load(sys.stdin)
-print(f"{r[\"impl\"]} (HF transformers Segformer), {r[\"height\"]}x{r[\"width\"]}, {r[\"device\"]}, {r[\"threads\"]} threads")
-print(f"  per frame: median {r[\"median_ms\"]:.1f} ms, min {r[\"min_ms\"]:.1f} ms, {r[\"fps\"]:.2f} FPS")'
+    --device "$DEVICE" --reps 10
 else
   echo "PyTorch: python3 with torch and transformers not found, column skipped"
 fi

@@ -3,6 +3,7 @@
 // of the chosen variant or on a model file. The same work as `tv3s segment` minus image
 // decoding and file writing. bench/segformer_vs_pytorch.sh runs it beside PyTorch.
 #include <omp.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -105,13 +106,16 @@ int run_bench_model(int argc, char** argv) {
   const double median = ms[ms.size() / 2], best = ms.front();
   const MemoryStats mem = memory_stats(device);
   const double params_m = double(model.weights().numel()) / 1e6;
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const double max_rss = double(usage.ru_maxrss) * 1024;  // the whole process, as the OS sees it
   if (json) {
     nlohmann::json j = {{"model", model.config().model}, {"backbone", model.config().backbone},
                         {"classes", model.config().num_classes}, {"height", H}, {"width", W},
                         {"device", device_name}, {"threads", threads}, {"reps", reps},
                         {"median_ms", median}, {"min_ms", best}, {"fps", 1000.0 / median},
                         {"peak_bytes", mem.peak_bytes}, {"reserved_bytes", mem.reserved_bytes},
-                        {"parameters", model.weights().numel()}};
+                        {"max_rss_bytes", max_rss}, {"parameters", model.weights().numel()}};
     std::puts(j.dump().c_str());
   } else {
     std::printf("tv3s %s %s + SegFormer head (%lld classes, %.2fM parameters), %lldx%lld, %s%s\n",
@@ -120,8 +124,9 @@ int run_bench_model(int argc, char** argv) {
                 device == Device::CPU ? (", " + std::to_string(threads) + " threads").c_str() : "");
     std::printf("  per frame: median %.1f ms, min %.1f ms, %.2f FPS (%lld reps)\n", median, best,
                 1000.0 / median, reps);
-    std::printf("  peak memory during a frame: %.1f MiB (weights + activations; reserved %.1f MiB)\n",
+    std::printf("  peak tensor memory during a frame: %.1f MiB (weights + activations; reserved %.1f MiB)\n",
                 double(mem.peak_bytes) / 1048576.0, double(mem.reserved_bytes) / 1048576.0);
+    std::printf("  process max RSS: %.1f MiB\n", max_rss / 1048576.0);
   }
   return 0;
 }
