@@ -8,6 +8,7 @@
 #pragma once
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -63,8 +64,23 @@ struct CommandResult {
 };
 CommandResult run_tv3s(const std::string& args, bool merge_stderr = true);
 
-// A fresh, empty folder for the test `name` under the system temp dir (unique per process).
-std::string temp_dir(const std::string& name);
+// A fresh empty folder under the system temp dir, removed with everything in it when the
+// scope ends.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  std::string path() const { return path_.string(); }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  // Every name in the folder, to check that a failed write left nothing behind.
+  std::vector<std::string> entries() const;
+
+ private:
+  std::filesystem::path path_;
+};
 
 // Random f32 CPU tensor, uniform in [lo, hi), optionally a leaf requiring grad.
 Tensor random(const Shape& shape, uint64_t seed, double lo = -1, double hi = 1,

@@ -33,7 +33,8 @@ TEST_CASE("cli segment: usage errors are one line with exit code 2") {
 
 TEST_CASE("cli segment: bad model and image files exit 1 naming the file; nothing half-written") {
   namespace fs = std::filesystem;
-  const std::string dir = tv3s::test::temp_dir("cli_segment");
+  const tv3s::test::TempDir tmp;
+  const std::string dir = tmp.path();
   const std::string model = dir + "/b0.safetensors";
   REQUIRE(run_tv3s("convert '" + kModelSource + "' '" + model + "'").exit_code == 0);
 

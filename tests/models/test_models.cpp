@@ -59,7 +59,8 @@ TEST_CASE("models: configuration metadata round trip and bad values") {
 }
 
 TEST_CASE("models: the loader names a missing, an extra and a mis-shaped parameter") {
-  const std::string dir = test::temp_dir("model_loader");
+  const tv3s::test::TempDir tmp;
+  const std::string dir = tmp.path();
   ModelConfig c;
   c.backbone = "mit_b0";
   c.num_classes = 4;
@@ -109,7 +110,8 @@ TEST_CASE("models: SegFormer output shapes for odd inputs, and too-small inputs 
 }
 
 TEST_CASE("models: a TV3S model file runs its SegFormer path (--mode frame)") {
-  const std::string dir = test::temp_dir("model_tv3s_frame");
+  const test::TempDir tmp;
+  const std::string dir = tmp.path();
   ModelConfig c;
   c.model = "tv3s";
   c.backbone = "mit_b0";

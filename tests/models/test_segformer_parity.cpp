@@ -78,7 +78,8 @@ void check_case(const Segformer& model, const std::string& arch, const std::stri
 }  // namespace
 
 TEST_CASE("segformer parity: MiT-B0/B1 from official and HF checkpoints match transformers") {
-  const std::string dir = test::temp_dir("segformer_parity");
+  const tv3s::test::TempDir tmp;
+  const std::string dir = tmp.path();
   for (const std::string arch : {"b0", "b1"}) {
     CAPTURE(arch);
     const std::string from_official = convert(kData + arch + "_official.pth", dir + "/" + arch + "_official.safetensors");
@@ -109,7 +110,8 @@ TEST_CASE("segformer parity: MiT-B0/B1 from official and HF checkpoints match tr
 }
 
 TEST_CASE("segformer parity: `tv3s segment --mode frame` writes the reference logits and labels") {
-  const std::string dir = test::temp_dir("segformer_segment");
+  const tv3s::test::TempDir tmp;
+  const std::string dir = tmp.path();
   const std::string model = convert(kData + "b0_official.pth", dir + "/b0.safetensors");
   const std::string input = kData + "b0_67x101.png";
   const test::CommandResult r = test::run_tv3s("segment '" + model + "' '" + input +
@@ -130,7 +132,8 @@ TEST_CASE("segformer parity: `tv3s segment --mode frame` writes the reference lo
 }
 
 TV3S_CUDA_TEST_CASE("segformer parity: the CUDA model meets the same reference tolerance (MiT-B0, B1)") {
-  const std::string dir = test::temp_dir("segformer_cuda");
+  const tv3s::test::TempDir tmp;
+  const std::string dir = tmp.path();
   for (const std::string arch : {"b0", "b1"}) {
     const std::string path = convert(kData + arch + "_official.pth", dir + "/" + arch + ".safetensors");
     const Segformer model = Segformer::load(path, Device::CUDA);
