@@ -47,19 +47,27 @@ std::map<std::string, std::string> ModelConfig::to_metadata() const {
 
 namespace {
 
+// The value of a required key.
+const std::string& required(const std::map<std::string, std::string>& md, const std::string& key,
+                            const std::string& what) {
+  auto it = md.find(key);
+  TV3S_CHECK(it != md.end(), what, ": metadata has no '", key,
+             "' (not a tv3s model file? convert it with `tv3s convert`)");
+  return it->second;
+}
+
 int64_t parse_count(const std::map<std::string, std::string>& md, const std::string& key,
                     const std::string& what, int64_t lo, int64_t hi) {
-  auto it = md.find(key);
-  TV3S_CHECK(it != md.end(), what, ": metadata has no '", key, "' (not a tv3s model file? convert it with `tv3s convert`)");
+  const std::string& text = required(md, key, what);
   size_t used = 0;
   long long v = 0;
   try {
-    v = std::stoll(it->second, &used);
+    v = std::stoll(text, &used);
   } catch (const std::exception&) {
     used = 0;
   }
-  TV3S_CHECK(used > 0 && used == it->second.size() && v >= lo && v <= hi, what, ": metadata '",
-             key, "' = '", it->second, "' is not an integer in [", lo, ", ", hi, "]");
+  TV3S_CHECK(used > 0 && used == text.size() && v >= lo && v <= hi, what, ": metadata '", key,
+             "' = '", text, "' is not an integer in [", lo, ", ", hi, "]");
   return v;
 }
 
@@ -67,12 +75,7 @@ int64_t parse_count(const std::map<std::string, std::string>& md, const std::str
 
 ModelConfig ModelConfig::from_metadata(const std::map<std::string, std::string>& md,
                                        const std::string& what) {
-  auto get = [&](const std::string& key) -> const std::string& {
-    auto it = md.find(key);
-    TV3S_CHECK(it != md.end(), what, ": metadata has no '", key,
-               "' (not a tv3s model file? convert it with `tv3s convert`)");
-    return it->second;
-  };
+  auto get = [&](const std::string& key) -> const std::string& { return required(md, key, what); };
   TV3S_CHECK(get("tv3s.format") == "1", what, ": unsupported tv3s.format '", get("tv3s.format"),
              "' (this build reads format 1)");
   ModelConfig c;
