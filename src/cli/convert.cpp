@@ -13,14 +13,17 @@ namespace tv3s::cli {
 namespace {
 
 const char* kConvertUsage =
-    "usage: tv3s convert IN OUT.safetensors [--arch NAME] [--num-classes N]\n"
+    "usage: tv3s convert IN OUT.safetensors [--arch NAME] [--num-classes N] [--window W]\n"
+    "                    [--shift S]\n"
     "  IN: an official mmseg SegFormer/TV3S checkpoint (.pth), an ImageNet MiT backbone\n"
     "  (mit_b0.pth ... mit_b5.pth), or a Hugging Face SegFormer/MiT checkpoint\n"
     "  (model.safetensors or pytorch_model.bin; class names from a config.json beside it).\n"
     "  The model, backbone and class count are read from the tensors; the options only\n"
     "  check them, or fill in what the tensors cannot show.\n"
     "  --arch NAME       the backbone, mit_b0 ... mit_b5\n"
-    "  --num-classes N   the number of classes of the decode head\n";
+    "  --num-classes N   the number of classes of the decode head\n"
+    "  --window W        TV3S window side (default: the checkpoint's config text, else 20)\n"
+    "  --shift S         TV3S real-shift offset, 0 < S < W (default: config text, else 10)\n";
 
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "tv3s convert: %s (see tv3s convert --help)\n", message.c_str());
@@ -38,7 +41,7 @@ int run_convert(int argc, char** argv) {
       std::fputs(kConvertUsage, stdout);
       return 0;
     }
-    if (arg == "--arch" || arg == "--num-classes") {
+    if (arg == "--arch" || arg == "--num-classes" || arg == "--window" || arg == "--shift") {
       if (i + 1 >= argc) return usage_error(arg + " needs a value");
       const std::string value = argv[++i];
       if (arg == "--arch") {
@@ -55,8 +58,10 @@ int run_convert(int argc, char** argv) {
           used = 0;
         }
         if (used == 0 || used != value.size() || n < 1 || n > 65536)
-          return usage_error("--num-classes '" + value + "' is not an integer in [1, 65536]");
-        options.num_classes = n;
+          return usage_error(arg + " '" + value + "' is not an integer in [1, 65536]");
+        (arg == "--num-classes" ? options.num_classes
+         : arg == "--window"    ? options.window
+                                : options.shift) = n;
       }
     } else if (!arg.empty() && arg[0] == '-') {
       return usage_error("unknown option '" + arg + "'");

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "src/io/input_file.h"
 #include "src/io/safetensors.h"
@@ -84,6 +85,36 @@ void classes_from_meta(ModelConfig& config, const nlohmann::json& meta, const No
     else
       note(str("ignoring meta PALETTE (not ", K, " or more [r, g, b] colours)"));
   }
+}
+
+// The integer after `key=` in an mmseg config text (e.g. "window_w=20"), or -1.
+int64_t config_value(const std::string& text, const std::string& key) {
+  std::smatch m;
+  if (!std::regex_search(text, m, std::regex("\\b" + key + "\\s*=\\s*(\\d{1,6})\\b"))) return -1;
+  return std::stoll(m[1].str());
+}
+
+// The TV3S window and shift: options first, then the decoder_params of the config text
+// that mmseg stores in meta["config"], then the official defaults (20, 10).
+void windows_from_meta(ModelConfig& config, const nlohmann::json& meta,
+                       const ConvertOptions& options, const std::string& what, const Note& note) {
+  std::string text;
+  if (meta.is_object())
+    if (auto it = meta.find("config"); it != meta.end() && it->is_string()) text = *it;
+  const int64_t window_w = config_value(text, "window_w"), window_h = config_value(text, "window_h");
+  const int64_t shift = config_value(text, "shift_size");
+  TV3S_CHECK(window_w == window_h, what, ": the checkpoint's config has window_w=", window_w,
+             " and window_h=", window_h, "; tv3s supports square windows only");
+  const bool from_text = window_w > 0 && shift > 0;
+  config.window = options.window > 0 ? options.window : from_text ? window_w : 20;
+  config.shift = options.shift > 0 ? options.shift : from_text ? shift : 10;
+  TV3S_CHECK(config.window >= 2 && config.shift > 0 && config.shift < config.window, what,
+             ": window ", config.window, " and shift ", config.shift,
+             " do not make a real-shift partition (need 0 < shift < window)");
+  note(str("TV3S windows ", config.window, "×", config.window, ", shift ", config.shift,
+           options.window > 0 || options.shift > 0 ? " (options)"
+           : from_text                             ? " (from the checkpoint's config)"
+                                                   : " (official defaults; the checkpoint has no config text)"));
 }
 
 // id2label of a Hugging Face config.json beside the checkpoint, when it names every class.
@@ -209,6 +240,10 @@ ConvertResult convert_checkpoint(const std::string& in, const std::string& out,
   const ParameterList want = model_parameters(config);
   check_parameter_set(shapes, want, in);
 
+  if (config.model == "tv3s") windows_from_meta(config, input.meta, options, in, note);
+  else
+    TV3S_CHECK(options.window < 0 && options.shift < 0, in,
+               ": --window/--shift given, but the checkpoint has no TV3S decoder");
   if (config.model != "mit") {
     if (input.meta.is_object()) classes_from_meta(config, input.meta, note);
     else if (hf) classes_from_hf_config(config, in, note);

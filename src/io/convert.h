@@ -51,6 +51,9 @@ NamedTensors map_hf_state_dict(const NamedTensors& tensors, const std::string& w
 struct ConvertOptions {
   std::string arch;          // "mit_b0" … "mit_b5", or empty: inferred
   int64_t num_classes = -1;  // or -1: inferred
+  // TV3S decoder windows, or -1: from the checkpoint's config text (mmseg meta "config",
+  // decoder_params window_w/window_h/shift_size), else the official 20 and 10.
+  int64_t window = -1, shift = -1;
 };
 
 // The configuration that official names and shapes describe: model "tv3s" when there are

@@ -39,6 +39,10 @@ std::map<std::string, std::string> ModelConfig::to_metadata() const {
   m["tv3s.backbone"] = backbone;
   m["tv3s.num_classes"] = std::to_string(num_classes);
   m["tv3s.embed_dim"] = std::to_string(embed_dim);
+  if (model == "tv3s") {
+    m["tv3s.window"] = std::to_string(window);
+    m["tv3s.shift"] = std::to_string(shift);
+  }
   if (!class_names.empty()) m["tv3s.classes"] = nlohmann::json(class_names).dump();
   if (!palette.empty()) m["tv3s.palette"] = nlohmann::json(palette).dump();
   if (!source.empty()) m["tv3s.source"] = source;
@@ -90,6 +94,12 @@ ModelConfig ModelConfig::from_metadata(const std::map<std::string, std::string>&
   }
   c.num_classes = parse_count(md, "tv3s.num_classes", what, c.model == "mit" ? 0 : 1, 65536);
   c.embed_dim = parse_count(md, "tv3s.embed_dim", what, 1, 65536);
+  if (c.model == "tv3s") {
+    if (md.count("tv3s.window")) c.window = parse_count(md, "tv3s.window", what, 2, 4096);
+    if (md.count("tv3s.shift")) c.shift = parse_count(md, "tv3s.shift", what, 1, c.window - 1);
+    TV3S_CHECK(c.shift > 0 && c.shift < c.window, what, ": shift ", c.shift,
+               " must lie in (0, window = ", c.window, ")");
+  }
   try {
     if (auto it = md.find("tv3s.classes"); it != md.end())
       c.class_names = nlohmann::json::parse(it->second).get<std::vector<std::string>>();

@@ -8,6 +8,8 @@
 //   "tv3s.backbone"    "mit_b0" … "mit_b5"
 //   "tv3s.num_classes" decimal (0 for a backbone-only file)
 //   "tv3s.embed_dim"   decimal, the head's E (256 in every official config)
+//   "tv3s.window"      decimal, the TV3S window side (model "tv3s"; 20 when absent)
+//   "tv3s.shift"       decimal, the real-shift offset, 0 < shift < window (10 when absent)
 //   "tv3s.classes"     JSON list of class names (optional)
 //   "tv3s.palette"     JSON list of [r, g, b] (optional)
 //   "tv3s.source"      what it was converted from (informational)
@@ -42,6 +44,8 @@ struct ModelConfig {
   std::string backbone = "mit_b0";
   int64_t num_classes = 0;
   int64_t embed_dim = 256;
+  // TV3S decoder windows (official decoder_params window_w = window_h, shift_size).
+  int64_t window = 20, shift = 10;
   std::vector<std::string> class_names;                // optional
   std::vector<std::array<uint8_t, 3>> palette;         // optional
   std::string source;                                  // optional

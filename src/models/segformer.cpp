@@ -20,7 +20,8 @@ Segformer::Segformer(const ModelConfig& config, Weights weights)
 SegformerOutput Segformer::forward(const Tensor& image) const {
   SegformerOutput out;
   out.features = backbone_(image);
-  out.logits = head_.predict(head_.fuse(out.features));
+  out.fused = head_.fuse(out.features);
+  out.logits = head_.predict(out.fused);
   return out;
 }
 

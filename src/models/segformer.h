@@ -12,7 +12,8 @@ namespace tv3s {
 
 struct SegformerOutput {
   std::array<Tensor, 4> features;  // c1..c4 [N, H_k, W_k, C_k]
-  Tensor logits;                   // [N, H/4, W/4, K] (the c1 size)
+  Tensor fused;                    // [N, h, w, E]: linear_fuse's output, the TV3S decoder's input
+  Tensor logits;                   // [N, h, w, K]: linear_pred, at the c1 size (h, w)
 };
 
 class Segformer {

@@ -17,7 +17,24 @@ Weights Weights::random(const ParameterList& params, uint64_t seed, Device devic
   std::map<std::string, Tensor> tensors;
   for (auto& [name, shape] : params) {
     Tensor t;
-    if (shape.ndim() >= 2) {  // a weight matrix or kernel: fan-in = numel / out
+    if (ends_with(name, ".A_log") && shape.ndim() == 2) {
+      // Mamba's S4D-real init, A = −(1, 2, …, N) per channel, jittered: so that random
+      // decoders decay like trained ones do rather than blow up or forget at once.
+      std::vector<float> v(size_t(shape.numel()));
+      for (int64_t i = 0; i < shape.numel(); ++i)
+        v[size_t(i)] = float(std::log(double(i % shape[1] + 1)) + rng.uniform(-0.1, 0.1));
+      t = Tensor::from_vector(v, shape, DType::f32, device);
+    } else if (ends_with(name, "dt_proj.bias")) {
+      // Mamba's Δ init: softplus(bias) log-uniform in [1e-3, 1e-1].
+      std::vector<float> v(size_t(shape.numel()));
+      for (float& b : v) {
+        const double dt = std::exp(rng.uniform(std::log(1e-3), std::log(1e-1)));
+        b = float(dt + std::log(-std::expm1(-dt)));  // inverse softplus
+      }
+      t = Tensor::from_vector(v, shape, DType::f32, device);
+    } else if (ends_with(name, ".D") && shape.ndim() == 1) {
+      t = Tensor::uniform(shape, rng, 0.9, 1.1, DType::f32, device);  // Mamba: D = 1
+    } else if (shape.ndim() >= 2) {  // a weight matrix or kernel: fan-in = numel / out
       const double bound = 1.0 / std::sqrt(double(shape.numel() / shape[0]));
       t = Tensor::uniform(shape, rng, -bound, bound, DType::f32, device);
     } else if (ends_with(name, "running_var")) {

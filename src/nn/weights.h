@@ -25,6 +25,8 @@ class Weights {
   bool has(const std::string& name) const { return tensors_.count(name) != 0; }
   const std::map<std::string, Tensor>& all() const { return tensors_; }
   int64_t numel() const;  // parameters in total
+  // Where the parameters live (CPU for an empty table).
+  Device device() const { return tensors_.empty() ? Device::CPU : tensors_.begin()->second.device(); }
 
  private:
   std::map<std::string, Tensor> tensors_;

@@ -18,7 +18,7 @@ int lines(const std::string& s) { return int(std::count(s.begin(), s.end(), '\n'
 
 TEST_CASE("cli segment: usage errors are one line with exit code 2") {
   for (const char* args : {"segment", "segment model.safetensors", "segment m x.png --mode clips -o d",
-                           "segment m x.png --mode stream -o d", "segment m x.png",
+                           "segment m x.png",
                            "segment m x.png -o d --device tpu", "segment m x.png -o d --threads 0",
                            "segment m x.png -o d --bogus", "bench model --size 10x10",
                            "bench model --arch"}) {
@@ -27,8 +27,8 @@ TEST_CASE("cli segment: usage errors are one line with exit code 2") {
     CHECK(r.exit_code == 2);
     CHECK(lines(r.output) == 1);
   }
-  const auto stream = run_tv3s("segment m x.png --mode stream -o d");
-  CHECK(stream.output.find("TV3S decoder") != std::string::npos);
+  const auto clips = run_tv3s("segment m x.png --mode clips -o d");
+  CHECK(clips.output.find("stream, clip or frame") != std::string::npos);
 }
 
 TEST_CASE("cli segment: bad model and image files exit 1 naming the file; nothing half-written") {
@@ -63,6 +63,20 @@ TEST_CASE("cli segment: bad model and image files exit 1 naming the file; nothin
   CHECK(r.exit_code == 1);
   CHECK(r.output.find("same name") != std::string::npos);
 
+  // The temporal modes need a TV3S model.
+  r = run_tv3s("segment '" + model + "' '" + kImage + "' --mode stream -o '" + dir + "/o6'");
+  CHECK(r.exit_code == 1);
+  CHECK(r.output.find("needs a TV3S model") != std::string::npos);
+  CHECK(lines(r.output) == 1);
+
+  // A folder without frames.
+  fs::create_directories(dir + "/empty");
+  std::ofstream(dir + "/empty/notes.txt") << "no frames here";
+  r = run_tv3s("segment '" + model + "' '" + dir + "/empty' -o '" + dir + "/o7'");
+  CHECK(r.exit_code == 1);
+  CHECK(r.output.find("no PNG or JPEG frames") != std::string::npos);
+  CHECK(!fs::exists(dir + "/o7"));
+
   // A good run writes one label map per input and nothing else.
   r = run_tv3s("segment '" + model + "' '" + kImage + "' -o '" + dir + "/o5' --quiet");
   CHECK(r.exit_code == 0);
@@ -80,4 +94,16 @@ TEST_CASE("cli bench model: a small run reports latency, FPS and memory as JSON"
   CHECK(j["fps"].get<double>() > 0);
   CHECK(j["peak_bytes"].get<double>() > 0);
   CHECK(j["parameters"].get<int64_t>() == 3319392 + 256 * (32 + 64 + 160 + 256) + 4 * 256 + 256 * 1024 + 4 * 256 + 5 * 256 + 5);
+}
+
+TEST_CASE("cli bench model: TV3S streaming reports the carried state") {
+  const auto r = run_tv3s(
+      "bench model --arch mit_b0 --mode stream --size 176x176 --classes 5 --reps 2 --warmup 1 --json", false);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const auto j = nlohmann::json::parse(r.output);
+  CHECK(j["mode"] == "stream");
+  CHECK(j["model"] == "tv3s");
+  // 176×176 → c1 44×44 → grid 40×40 (window 20): 4·[2·2 + 3·3]·512·(16 + 3)·4 bytes.
+  CHECK(j["state_bytes"].get<int64_t>() == 4 * (2 * 2 + 3 * 3) * 512 * (16 + 3) * 4);
 }

@@ -1,0 +1,150 @@
+#include "src/pipeline/segmenter.h"
+
+namespace tv3s {
+
+namespace {
+constexpr int64_t kClipFrames = 4;    // num_clips of the released configs
+constexpr int64_t kClipHistory = 10;  // clip(i) reaches back to frame i − 9
+}  // namespace
+
+SegmentMode parse_segment_mode(const std::string& name) {
+  if (name == "frame") return SegmentMode::frame;
+  if (name == "stream") return SegmentMode::stream;
+  if (name == "clip") return SegmentMode::clip;
+  throw Error(str("unknown mode '", name, "' (frame, stream or clip)"));
+}
+
+const char* segment_mode_name(SegmentMode mode) {
+  switch (mode) {
+    case SegmentMode::frame: return "frame";
+    case SegmentMode::stream: return "stream";
+    case SegmentMode::clip: return "clip";
+  }
+  return "?";
+}
+
+std::vector<int64_t> official_clip(int64_t i) {
+  // model-spec §8.1 (`VSPWDataset` test clips): fixed clips while fewer than 9 frames precede.
+  static const std::vector<int64_t> early[6] = {{0, 1, 2, 3}, {0, 2, 3, 4}, {0, 2, 4, 5},
+                                                {0, 2, 4, 6}, {0, 3, 5, 7}, {0, 3, 6, 8}};
+  TV3S_CHECK(i >= 3, "official_clip: frame ", i, " has no 4-frame clip (frames 0–2 use the "
+             "per-frame logits)");
+  if (i <= 8) return early[i - 3];
+  return {i - 9, i - 6, i - 3, i};
+}
+
+Segmenter Segmenter::load(const std::string& path, SegmentMode mode, Device device,
+                          int64_t videos) {
+  return from_file(load_model_file(path, device), mode, path, videos);
+}
+
+Segmenter Segmenter::from_file(ModelFile file, SegmentMode mode, const std::string& path,
+                               int64_t videos) {
+  if (file.config.model == "tv3s")
+    return Segmenter(std::make_shared<const Tv3s>(file.config, std::move(file.weights)), mode,
+                     videos);
+  TV3S_CHECK(file.config.model == "segformer", path, ": holds a '", file.config.model,
+             "' model (a backbone only); a segmentation model needs a head");
+  TV3S_CHECK(mode == SegmentMode::frame, path, ": --mode ", segment_mode_name(mode),
+             " needs a TV3S model; this is a per-frame SegFormer (use --mode frame)");
+  return Segmenter(std::make_shared<const Segformer>(file.config, std::move(file.weights)),
+                   videos);
+}
+
+Segmenter::Segmenter(std::shared_ptr<const Tv3s> tv3s, SegmentMode mode, int64_t videos)
+    : mode_(mode), tv3s_(std::move(tv3s)) {
+  TV3S_CHECK(tv3s_, "Segmenter: no model");
+  // The per-frame path shares the TV3S model's weights (no copy: tensors are handles).
+  segformer_ = std::make_shared<const Segformer>(tv3s_->config(), tv3s_->weights());
+  TV3S_CHECK(videos >= 1, "Segmenter: needs at least one video, got ", videos);
+  frame_index_.assign(size_t(videos), 0);
+  history_.resize(size_t(videos));
+}
+
+Segmenter::Segmenter(std::shared_ptr<const Segformer> segformer, int64_t videos)
+    : mode_(SegmentMode::frame), segformer_(std::move(segformer)) {
+  TV3S_CHECK(segformer_, "Segmenter: no model");
+  TV3S_CHECK(videos >= 1, "Segmenter: needs at least one video, got ", videos);
+  frame_index_.assign(size_t(videos), 0);
+  history_.resize(size_t(videos));
+}
+
+const ModelConfig& Segmenter::config() const { return segformer_->config(); }
+
+void Segmenter::reset(int64_t video) {
+  TV3S_CHECK(video < videos(), "Segmenter::reset: no video ", video, " among ", videos());
+  if (video < 0) {
+    frame_index_.assign(frame_index_.size(), 0);
+    for (auto& h : history_) h.clear();
+    stream_state_.clear();
+    return;
+  }
+  frame_index_[size_t(video)] = 0;
+  history_[size_t(video)].clear();
+  if (stream_state_.B > 0) stream_state_.reset_video(video);
+}
+
+size_t Segmenter::state_bytes() const {
+  size_t n = stream_state_.nbytes();
+  for (const auto& h : history_)
+    for (const Tensor& t : h) n += t.nbytes();
+  return n;
+}
+
+Tensor Segmenter::push(const Tensor& frames, bool resize_to_input) {
+  TV3S_CHECK(frames.ndim() == 4 && frames.size(0) == videos() && frames.size(3) == 3,
+             "Segmenter: frames must be [", videos(), " videos, H, W, 3], got ", frames.desc());
+  const Device device = segformer_->weights().device();
+  const Tensor image = frames.device() == device ? frames : frames.to(device);
+  const int64_t H = image.size(1), W = image.size(2);
+
+  SegformerOutput frame = segformer_->forward(image);
+  Tensor logits;  // [V, h, w, K] at the c1 size
+  switch (mode_) {
+    case SegmentMode::frame: logits = frame.logits; break;
+    case SegmentMode::stream: logits = tv3s_->decode(frame.fused, 1, &stream_state_); break;
+    case SegmentMode::clip: logits = push_clip(frame); break;
+  }
+  for (int64_t& i : frame_index_) ++i;
+  // The official segmentor resizes the head's logits to the network input (here the
+  // frame itself; issue-5's --resize adds the second resize back to the original size).
+  return resize_to_input ? resize_bilinear(logits, H, W) : logits;
+}
+
+// Clip mode for every video: store this frame's grid features, then answer each video
+// with its official clip (one batched decoder call for all videos that have one) or, for
+// its first 3 frames, with the SegFormer logits.
+Tensor Segmenter::push_clip(const SegformerOutput& frame) {
+  const Tv3sDecoder& decoder = tv3s_->decoder();
+  const Tensor grid = decoder.to_grid(frame.fused);  // [V, h2, w2, E]
+  std::vector<Tensor> clip_frames;
+  std::vector<int64_t> clip_videos;
+  for (int64_t v = 0; v < videos(); ++v) {
+    std::deque<Tensor>& history = history_[size_t(v)];
+    history.push_back(grid.slice_outer(v, v + 1));
+    if (int64_t(history.size()) > kClipHistory) history.pop_front();
+    const int64_t i = frame_index_[size_t(v)];
+    if (i < kClipFrames - 1) continue;
+    // history.back() is frame i, so frame j sits at history[size − 1 − (i − j)].
+    for (int64_t j : official_clip(i))
+      clip_frames.push_back(history[history.size() - 1 - size_t(i - j)]);
+    clip_videos.push_back(v);
+  }
+  if (clip_videos.empty()) return frame.logits;
+
+  const int64_t h = frame.logits.size(1), w = frame.logits.size(2);
+  const Tensor clip_logits =
+      decoder.forward_grid(concat(clip_frames, 0), kClipFrames, nullptr, h, w);
+  if (int64_t(clip_videos.size()) == videos()) return clip_logits;
+  std::vector<Tensor> rows;  // per video: its clip's logits, or its SegFormer logits
+  size_t next = 0;
+  for (int64_t v = 0; v < videos(); ++v) {
+    const bool has_clip = next < clip_videos.size() && clip_videos[next] == v;
+    rows.push_back(has_clip ? clip_logits.slice_outer(int64_t(next), int64_t(next) + 1)
+                            : frame.logits.slice_outer(v, v + 1));
+    next += has_clip;
+  }
+  return concat(rows, 0);
+}
+
+}  // namespace tv3s
