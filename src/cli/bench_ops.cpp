@@ -6,8 +6,9 @@
 //   2. GEMM GFLOP/s: gemm_cpu<float> on the CPU (and % of that peak); matmul on the
 //      GPU in f32 (cuBLAS, no TF32) and f16 when a GPU is present.
 //   3. Throughput of memory-bound ops (add with broadcast, gelu, softmax, layer_norm,
-//      sum over an axis, permute) in GB/s of compulsory traffic (each input read once,
-//      each output written once), CPU and GPU side by side.
+//      sum over an axis, permute, gather_rows with a window partition) in GB/s of
+//      compulsory traffic (each input read once, each output written once), CPU and GPU
+//      side by side.
 // Every number is the median of several timed repetitions after a warm-up; a repetition
 // repeats the op enough times to last a few ms, with cuda_synchronize() around it on
 // the GPU. Runs under NoGradGuard: inference cost, no tape.
@@ -40,7 +41,8 @@ namespace {
 const char* kUsage =
     "usage: tv3s bench ops [--threads N] [--quick] [--json] [--help]\n"
     "  GEMM GFLOP/s (CPU, with the measured f32 peak and % of it; GPU f32/f16 if present)\n"
-    "  and throughput of add (broadcast), gelu, softmax, layer_norm, sum, permute.\n"
+    "  and throughput of add (broadcast), gelu, softmax, layer_norm, sum, permute,\n"
+    "  gather_rows (the TV3S decoder's window partition).\n"
     "  --threads N   OpenMP threads for the CPU (default: OMP_NUM_THREADS or all cores)\n"
     "  --quick       small sizes, a few repetitions (seconds; used by the tests)\n"
     "  --json        machine-readable output on stdout instead of the table\n";
@@ -180,6 +182,17 @@ std::vector<OpRow> make_op_rows(bool quick) {
                [](const std::vector<Tensor>& in) { return sum(in[0], 0); }, {x}});
   r.push_back({"permute NCHW->NHWC", nchw.str(), 2 * double(nchw.numel()) * f32, 0, 0,
                [](const std::vector<Tensor>& in) { return permute(in[0], {0, 2, 3, 1}); }, {image}});
+  // The decoder's token shuffle around every Mamba layer: one 4-frame clip on the TV3S
+  // grid (60×120, 256 channels) into the shifted partition's sequences.
+  const WindowPartition part = quick ? make_window_partition(1, 1, 40, 40, 20, 10)
+                                     : make_window_partition(1, 4, 60, 120, 20, 10);
+  const int64_t tokens = int64_t(part.forward.size()), width = 256;
+  const Tensor token_rows = Tensor::uniform(Shape{tokens, width}, rng);
+  const Tensor partition = Tensor::from_vector_i32(part.forward, Shape{tokens});
+  r.push_back({"gather_rows (window)", str("[", tokens, ", ", width, "] by [", tokens, "]"),
+               (2 * double(tokens * width) + double(tokens)) * f32, 0, 0,
+               [](const std::vector<Tensor>& in) { return gather_rows(in[0], in[1]); },
+               {token_rows, partition}});
   return r;
 }
 

@@ -17,8 +17,8 @@
 //   main (interior × interior), a1 (top × left), b3 (bottom × left), c3 (top × right),
 //   d (bottom × right), b1 (interior × left), b2 (interior × right),
 //   c1 (top × interior), c2 (bottom × interior).
-// Within a group, sequences are ordered (b, cell row, cell column). Groups with no cell
-// (H or W equal to one window) are left out.
+// Within a group, sequences are ordered (b, cell row, cell column). Every group has at
+// least one cell: a shifted partition needs H, W ≥ 2·window.
 //
 // Index maps are built on the host (src/ops/window.cpp); gather_rows is the op that moves
 // the rows (CPU reference in src/ops/window.cpp, CUDA kernel in cuda/window.cu).
@@ -32,7 +32,11 @@ namespace tv3s {
 
 // y[i, :] = x[index[i], :]. x [R, C]; index i32 [M] with distinct entries in [0, R)
 // (a partial permutation, so the backward is a plain scatter: rows of dx that no index
-// names are zero). Differentiable in x.
+// names are zero). Differentiable in x. index lives on x's device; M = 0 is allowed.
+// Rows are moved byte for byte, so every dtype works (gradients for the float ones).
+// The CPU path checks the index (range and distinctness); the CUDA path trusts it — an
+// index outside [0, R) there is an out-of-bounds read — so on the GPU pass maps built by
+// make_window_partition (uploaded once: they depend only on the sizes).
 Tensor gather_rows(const Tensor& x, const Tensor& index);
 
 struct WindowGroup {
