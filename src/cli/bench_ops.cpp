@@ -6,7 +6,8 @@
 //   2. GEMM GFLOP/s: gemm_cpu<float> on the CPU (and % of that peak); matmul on the
 //      GPU in f32 (cuBLAS, no TF32) and f16 when a GPU is present.
 //   3. Throughput of memory-bound ops (add with broadcast, gelu, softmax, layer_norm,
-//      sum over an axis, permute, gather_rows with a window partition) in GB/s of
+//      sum over an axis, permute; the TV3S decoder's gather_rows with a window
+//      partition, causal_conv1d, rms_norm and add_rms_norm at its shapes) in GB/s of
 //      compulsory traffic (each input read once, each output written once), CPU and GPU
 //      side by side.
 // Every number is the median of several timed repetitions after a warm-up; a repetition
@@ -42,7 +43,7 @@ const char* kUsage =
     "usage: tv3s bench ops [--threads N] [--quick] [--json] [--help]\n"
     "  GEMM GFLOP/s (CPU, with the measured f32 peak and % of it; GPU f32/f16 if present)\n"
     "  and throughput of add (broadcast), gelu, softmax, layer_norm, sum, permute,\n"
-    "  gather_rows (the TV3S decoder's window partition).\n"
+    "  gather_rows, causal_conv1d, rms_norm, add_rms_norm (the TV3S decoder's shapes).\n"
     "  --threads N   OpenMP threads for the CPU (default: OMP_NUM_THREADS or all cores)\n"
     "  --quick       small sizes, a few repetitions (seconds; used by the tests)\n"
     "  --json        machine-readable output on stdout instead of the table\n";
@@ -157,6 +158,32 @@ struct OpRow {
   std::vector<Tensor> inputs;       // CPU f32
 };
 
+// The TV3S decoder's per-token ops at the shapes of a 480×853 clip (60×120 grid, T = 4
+// frames): 18 windows of 20×20×4 = 1600 tokens through the Mamba conv (d_inner = 512), and
+// 28 800 tokens of C = 256 through the norms. Traffic: x read and y written (add_rms_norm
+// also reads the residual and writes residual_out); the conv's weight and state are noise.
+void add_decoder_rows(std::vector<OpRow>& r, bool quick) {
+  Rng rng(3);
+  const double f32 = 4;
+  const Shape conv_x = quick ? Shape{2, 100, 512} : Shape{18, 1600, 512};
+  const Tensor x = Tensor::uniform(conv_x, rng);
+  const Tensor conv_w = Tensor::uniform(Shape{512, 1, 4}, rng), conv_b = Tensor::uniform(Shape{512}, rng);
+  r.push_back({"causal_conv1d (SiLU)", conv_x.str() + " K=4", 2 * double(conv_x.numel()) * f32, 0, 0,
+               [](const std::vector<Tensor>& in) {
+                 return causal_conv1d(in[0], in[1], in[2], Tensor(), true).y;
+               },
+               {x, conv_w, conv_b}});
+  const Shape tokens = quick ? Shape{1024, 256} : Shape{28800, 256};
+  const double n = double(tokens.numel());
+  const Tensor h = Tensor::uniform(tokens, rng), residual = Tensor::uniform(tokens, rng);
+  const Tensor norm_w = Tensor::uniform(Shape{256}, rng, 0.5, 1.5);
+  r.push_back({"rms_norm", tokens.str(), 2 * n * f32, 0, 0,
+               [](const std::vector<Tensor>& in) { return rms_norm(in[0], in[1]); }, {h, norm_w}});
+  r.push_back({"add_rms_norm", tokens.str(), 4 * n * f32, 0, 0,
+               [](const std::vector<Tensor>& in) { return add_rms_norm(in[0], in[1], in[2]).y; },
+               {h, residual, norm_w}});
+}
+
 std::vector<OpRow> make_op_rows(bool quick) {
   Rng rng(2);
   const int64_t rows = quick ? 256 : 8192, cols = quick ? 256 : 1024;  // 64 Ki / 8 Mi elements
@@ -193,6 +220,7 @@ std::vector<OpRow> make_op_rows(bool quick) {
                (2 * double(tokens * width) + double(tokens)) * f32, 0, 0,
                [](const std::vector<Tensor>& in) { return gather_rows(in[0], in[1]); },
                {token_rows, partition}});
+  add_decoder_rows(r, quick);
   return r;
 }
 

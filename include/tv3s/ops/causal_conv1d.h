@@ -23,8 +23,9 @@ struct CausalConv1dResult {
 
 // x [B, L, D]; weight [D, 1, K] (PyTorch's depthwise Conv1d layout, Mamba's conv1d.weight);
 // bias [D] or undefined; initial_state [B, K−1, D] or undefined (zeros). One dtype and
-// device for all. Differentiable in x, weight, bias and initial_state; both outputs
-// carry gradients.
+// device for all (f32/f64 on CPU; f32/f16/bf16 on CUDA, where K ≤ 8). Differentiable in x,
+// weight, bias and initial_state; both outputs carry gradients (final_state's only to x and
+// initial_state, the tensors it is copied from).
 CausalConv1dResult causal_conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias,
                                  const Tensor& initial_state, bool silu);
 

@@ -1,0 +1,176 @@
+// RMSNorm and the fused residual add + RMSNorm on the GPU, forward and backward (the math
+// is in src/ops/rmsnorm.cpp). x is [rows, C] with C small to moderate (256 in the TV3S
+// decoder) and rows many (tens of thousands of tokens), so, as layer_norm:
+//  - forward and dv: one warp per row, 8 rows per block. Lanes stride over the row
+//    (coalesced); the row sums are warp shuffles. The forward makes two passes over the
+//    row: (1) v = x [+ residual] in f32, residual_out = v stored, Σ v²; (2) v again (the
+//    inputs re-read from cache), y = v · rstd · w. The whole add + norm is one kernel.
+//  - dw (a sum over all rows, per column): deterministic two-pass reduction, no atomics.
+//    Pass 1: a block of 32 columns × 8 row lanes sums one chunk of rows; each thread walks
+//    its rows in order, then the 8 lanes are added in order in shared memory: one partial
+//    per (chunk, column). Pass 2: one thread per column adds the chunk partials in order.
+//    The chunking depends only on the shape, so the result is the same bits on every run.
+// Storage: x, y, w, dy, dx in f32/f16/bf16; the residual stream, rstd and all arithmetic f32.
+#include <algorithm>
+
+#include "cuda/common.cuh"
+#include "cuda/rmsnorm.h"
+#include "cuda/row_reduce.cuh"
+
+namespace tv3s::cuda {
+namespace {
+
+constexpr int kRowsPerBlock = 8;  // warps per block in the row kernels
+
+unsigned blocks_for_warp_rows(int64_t rows) {
+  const int64_t blocks = (rows + kRowsPerBlock - 1) / kRowsPerBlock;
+  return unsigned(std::max<int64_t>(1, std::min<int64_t>(blocks, 65535 * 32)));  // kernels loop
+}
+
+// The row loop of the warp-per-row kernels (lane = this thread's lane).
+#define TV3S_WARP_ROW_LOOP(row, rows)                                                      \
+  for (int64_t row = int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / kWarpSize;        \
+       row < (rows); row += int64_t(gridDim.x) * kRowsPerBlock)
+
+// residual_out null: v = x (rms_norm). Else v = x + residual (residual may be null), stored.
+template <class T>
+__global__ void rms_norm_forward_kernel(const T* x, const float* residual, const T* weight,
+                                        float eps, int64_t rows, int64_t C, T* y,
+                                        float* residual_out, float* rstd) {
+  const int lane = threadIdx.x % kWarpSize;
+  TV3S_WARP_ROW_LOOP(row, rows) {
+    const T* xr = x + row * C;
+    const float* res = residual ? residual + row * C : nullptr;
+    float squares = 0.f;
+    for (int64_t c = lane; c < C; c += kWarpSize) {
+      const float v = res ? to_f32(xr[c]) + res[c] : to_f32(xr[c]);
+      if (residual_out) residual_out[row * C + c] = v;
+      squares += v * v;
+    }
+    const float rs = rsqrtf(warp_sum(squares) / float(C) + eps);
+    T* yr = y + row * C;
+    for (int64_t c = lane; c < C; c += kWarpSize) {
+      const float v = res ? to_f32(xr[c]) + res[c] : to_f32(xr[c]);
+      yr[c] = from_f32<T>(v * rs * to_f32(weight[c]));
+    }
+    if (lane == 0) rstd[row] = rs;
+  }
+}
+
+// One warp per row: dv = rstd · (g − x̂ · mean(g · x̂)), g = dy · w, x̂ = v · rstd; written
+// to dx (T) and/or dresidual (f32). V: v's storage, T or f32.
+template <class T, class V>
+__global__ void rms_norm_dv_kernel(const V* v, const T* weight, const float* rstd, const T* dy,
+                                   int64_t rows, int64_t C, T* dx, float* dresidual) {
+  const int lane = threadIdx.x % kWarpSize;
+  TV3S_WARP_ROW_LOOP(row, rows) {
+    const V* vr = v + row * C;
+    const T* dyr = dy + row * C;
+    const float rs = rstd[row];
+    float sum_g_xhat = 0.f;
+    for (int64_t c = lane; c < C; c += kWarpSize)
+      sum_g_xhat += to_f32(dyr[c]) * to_f32(weight[c]) * to_f32(vr[c]) * rs;
+    const float mean_g_xhat = warp_sum(sum_g_xhat) / float(C);
+    for (int64_t c = lane; c < C; c += kWarpSize) {
+      const float g = to_f32(dyr[c]) * to_f32(weight[c]);
+      const float dv = rs * (g - to_f32(vr[c]) * rs * mean_g_xhat);
+      if (dx) dx[row * C + c] = from_f32<T>(dv);
+      if (dresidual) dresidual[row * C + c] = dv;
+    }
+  }
+}
+
+// dw pass 1. Block (32 columns, 8 row lanes); grid (column tiles, row chunks).
+constexpr int kColumnsPerBlock = 32;
+constexpr int kRowLanes = 8;
+
+template <class T, class V>
+__global__ void rms_norm_dweight_partials(const V* v, const float* rstd, const T* dy,
+                                          int64_t rows, int64_t C, int64_t rows_per_chunk,
+                                          float* partial) {
+  __shared__ float lane_sum[kRowLanes][kColumnsPerBlock];
+  const int64_t c = int64_t(blockIdx.x) * kColumnsPerBlock + threadIdx.x;
+  const int64_t begin = int64_t(blockIdx.y) * rows_per_chunk;
+  const int64_t end = std::min(rows, begin + rows_per_chunk);
+  float sum = 0.f;
+  if (c < C) {
+    for (int64_t r = begin + threadIdx.y; r < end; r += kRowLanes)
+      sum += to_f32(dy[r * C + c]) * to_f32(v[r * C + c]) * rstd[r];
+  }
+  lane_sum[threadIdx.y][threadIdx.x] = sum;
+  __syncthreads();
+  if (threadIdx.y == 0 && c < C) {
+    float total = 0.f;
+    for (int lane = 0; lane < kRowLanes; ++lane) total += lane_sum[lane][threadIdx.x];
+    partial[int64_t(blockIdx.y) * C + c] = total;
+  }
+}
+
+// dw pass 2: one thread per column adds the chunk partials in order.
+template <class T>
+__global__ void rms_norm_dweight_finish(const float* partial, int64_t chunks, int64_t C,
+                                        T* dweight) {
+  TV3S_GRID_STRIDE(c, C) {
+    float total = 0.f;
+    for (int64_t k = 0; k < chunks; ++k) total += partial[k * C + c];
+    dweight[c] = from_f32<T>(total);
+  }
+}
+
+template <class T>
+T* ptr_or_null(const Tensor& t) {
+  return t.defined() ? ptr<T>(t) : nullptr;
+}
+
+template <class T, class V>
+void launch_backward(const Tensor& v, const Tensor& weight, const Tensor& rstd, const Tensor& dy,
+                     Tensor& dx, Tensor& dresidual, Tensor& dweight) {
+  const int64_t C = v.size(-1), rows = v.numel() / C;
+  if ((dx.defined() || dresidual.defined()) && rows > 0) {
+    rms_norm_dv_kernel<T, V><<<blocks_for_warp_rows(rows), kRowsPerBlock * kWarpSize, 0, stream()>>>(
+        ptr<V>(v), ptr<T>(weight), ptr<float>(rstd), ptr<T>(dy), rows, C, ptr_or_null<T>(dx),
+        ptr_or_null<float>(dresidual));
+    check_launch("rms_norm backward (dv)");
+  }
+  if (dweight.defined()) {
+    // Chunks of ≥ 64 rows, at most 256 of them (grid.y); no rows: one chunk of zeros.
+    const int64_t chunks = std::clamp<int64_t>((rows + 63) / 64, 1, 256);
+    const int64_t rows_per_chunk = std::max<int64_t>(1, (rows + chunks - 1) / chunks);
+    Tensor partial = Tensor::empty(Shape{chunks, C}, DType::f32, Device::CUDA);
+    const dim3 grid(unsigned((C + kColumnsPerBlock - 1) / kColumnsPerBlock), unsigned(chunks));
+    const dim3 block(kColumnsPerBlock, kRowLanes);
+    rms_norm_dweight_partials<T, V><<<grid, block, 0, stream()>>>(
+        ptr<V>(v), ptr<float>(rstd), ptr<T>(dy), rows, C, rows_per_chunk, ptr<float>(partial));
+    check_launch("rms_norm backward (dweight partials)");
+    rms_norm_dweight_finish<T><<<blocks_for(C), kThreads, 0, stream()>>>(ptr<float>(partial), chunks,
+                                                                         C, ptr<T>(dweight));
+    check_launch("rms_norm backward (dweight)");
+  }
+}
+
+}  // namespace
+
+void rms_norm_forward(const Tensor& x, const Tensor& residual, const Tensor& weight, double eps,
+                      Tensor& y, Tensor& residual_out, Tensor& rstd) {
+  const int64_t C = x.size(-1), rows = x.numel() / C;
+  if (rows == 0) return;
+  dispatch_float("rms_norm", x, [&](auto tag) {
+    using T = decltype(tag);
+    rms_norm_forward_kernel<T><<<blocks_for_warp_rows(rows), kRowsPerBlock * kWarpSize, 0, stream()>>>(
+        ptr<T>(x), ptr_or_null<float>(residual), ptr<T>(weight), float(eps), rows, C, ptr<T>(y),
+        ptr_or_null<float>(residual_out), ptr<float>(rstd));
+  });
+  check_launch("rms_norm");
+}
+
+void rms_norm_backward(const Tensor& v, const Tensor& weight, const Tensor& rstd,
+                       const Tensor& dy, Tensor& dx, Tensor& dresidual, Tensor& dweight) {
+  dispatch_float("rms_norm backward", dy, [&](auto tag) {
+    using T = decltype(tag);
+    // v is x itself (rms_norm) or the f32 residual stream (add_rms_norm).
+    if (v.dtype() == DType::f32) launch_backward<T, float>(v, weight, rstd, dy, dx, dresidual, dweight);
+    else launch_backward<T, T>(v, weight, rstd, dy, dx, dresidual, dweight);
+  });
+}
+
+}  // namespace tv3s::cuda
