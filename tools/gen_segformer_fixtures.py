@@ -198,14 +198,14 @@ def hf_weights(official):
     return hf
 
 
-def hf_model(arch, hf_state):
+def hf_model(arch, hf_state, decoder_hidden_size=256, num_labels=NUM_CLASSES):
     cfg = ARCHS[arch]
     config = SegformerConfig(
         num_channels=3, num_encoder_blocks=4, depths=cfg["depths"], sr_ratios=[8, 4, 2, 1],
         hidden_sizes=cfg["hidden_sizes"], patch_sizes=[7, 3, 3, 3], strides=[4, 2, 2, 2],
         num_attention_heads=[1, 2, 5, 8], mlp_ratios=[4, 4, 4, 4], hidden_act="gelu",
         hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout_prob=0.0,
-        drop_path_rate=0.0, decoder_hidden_size=256, num_labels=NUM_CLASSES)
+        drop_path_rate=0.0, decoder_hidden_size=decoder_hidden_size, num_labels=num_labels)
     model = SegformerForSemanticSegmentation(config).double().eval()
     missing, unexpected = model.load_state_dict({k: v.double() for k, v in hf_state.items()}, strict=True)
     assert not missing and not unexpected
