@@ -188,9 +188,10 @@ TEST_CASE("tv3s: the TV3S grid (model-spec §4) and bad inputs") {
   CHECK(decoder.grid(128, 256) == std::pair<int64_t, int64_t>{80, 140});  // Cityscapes (§4)
   CHECK(decoder.grid(60, 107) == std::pair<int64_t, int64_t>{40, 60});    // 240×427
 
-  // A frame whose grid has a single window row cannot be partitioned with a shift.
+  // A frame whose grid has a single window row cannot be partitioned with a shift:
+  // 32×130 → c1 8×33 → grid 4×16.
   Segmenter s(model, SegmentMode::stream);
-  CHECK_THROWS_WITH(s.push(frame(0, 0, 40, 130)), doctest::Contains("less than two"));
+  CHECK_THROWS_WITH(s.push(frame(0, 0, 32, 130)), doctest::Contains("less than two"));
   // A stream whose frame size changes mid-video.
   Segmenter t(model, SegmentMode::stream);
   t.push(frame(0));

@@ -98,7 +98,8 @@ void check_library(const std::string& model, const std::string& frames_dir,
       }
     }
     CHECK(next == stored.size());
-    MESSAGE(prefix, " ", segment_mode_name(mode), " (library, c1 size, ", device_name(device),
+    MESSAGE(prefix, " ", std::string(segment_mode_name(mode)), " (library, c1 size, ",
+            std::string(device_name(device)),
             "): max rel error ", worst, ", argmax agreement ", agreement);
   }
 }
@@ -122,7 +123,8 @@ void check_cli(const std::string& model, const std::string& frames_dir, const st
       check_logits(got, ref, name + " (tv3s segment)", worst, agreement);
       CHECK(std::filesystem::is_regular_file(out.file(frame_name(i) + ".png")));
     }
-    MESSAGE(prefix, " ", mode, " (tv3s segment, input size, ", device, "): max rel error ", worst,
+    MESSAGE(prefix, " ", std::string(mode), " (tv3s segment, input size, ", device,
+            "): max rel error ", worst,
             ", argmax agreement ", agreement);
   }
 }
