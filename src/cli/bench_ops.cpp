@@ -10,6 +10,7 @@
 //      partition, causal_conv1d, rms_norm and add_rms_norm at its shapes) in GB/s of
 //      compulsory traffic (each input read once, each output written once), CPU and GPU
 //      side by side.
+//   4. The selective scan (Mamba) at TV3S shapes: milliseconds per forward call.
 // Every number is the median of several timed repetitions after a warm-up; a repetition
 // repeats the op enough times to last a few ms, with cuda_synchronize() around it on
 // the GPU. Runs under NoGradGuard: inference cost, no tape.
@@ -43,7 +44,8 @@ const char* kUsage =
     "usage: tv3s bench ops [--threads N] [--quick] [--json] [--help]\n"
     "  GEMM GFLOP/s (CPU, with the measured f32 peak and % of it; GPU f32/f16 if present)\n"
     "  and throughput of add (broadcast), gelu, softmax, layer_norm, sum, permute,\n"
-    "  gather_rows, causal_conv1d, rms_norm, add_rms_norm (the TV3S decoder's shapes).\n"
+    "  gather_rows, causal_conv1d, rms_norm, add_rms_norm (the TV3S decoder's shapes);\n"
+    "  the selective scan at TV3S shapes (ms per call).\n"
     "  --threads N   OpenMP threads for the CPU (default: OMP_NUM_THREADS or all cores)\n"
     "  --quick       small sizes, a few repetitions (seconds; used by the tests)\n"
     "  --json        machine-readable output on stdout instead of the table\n";
@@ -233,6 +235,37 @@ void bench_op(OpRow& row, bool gpu, int reps, double rep_seconds) {
   row.gpu_gbps = row.bytes / median_seconds([&] { row.run(on_gpu); }, true, reps, rep_seconds) / 1e9;
 }
 
+// ---- selective scan --------------------------------------------------------------------------
+
+// The Mamba scan at TV3S shapes (D = 512 inner channels, N = 16 states, every optional
+// input given, initial state carried): milliseconds per call, f32.
+struct ScanRow {
+  std::string label;
+  int64_t B, L, D, N;
+  double cpu_ms = 0, gpu_ms = 0;  // 0: not measured
+};
+
+void bench_scan(ScanRow& row, bool gpu, int reps, double rep_seconds) {
+  Rng rng(3);
+  const Shape tokens{row.B, row.L, row.D}, per_token{row.B, row.L, row.N};
+  // Δ = softplus(delta + bias) ≈ 0.01–0.1 and A = −e^{A_log}, as a trained layer has.
+  const std::vector<Tensor> in = {
+      Tensor::uniform(tokens, rng),            Tensor::uniform(tokens, rng, -1, 1),
+      -exp(Tensor::uniform(Shape{row.D, row.N}, rng, 0, 2.8)),
+      Tensor::uniform(per_token, rng),         Tensor::uniform(per_token, rng),
+      Tensor::uniform(Shape{row.D}, rng),      Tensor::uniform(tokens, rng),
+      Tensor::uniform(Shape{row.D}, rng, -4.5, -2.5),
+      Tensor::uniform(Shape{row.B, row.D, row.N}, rng)};
+  auto run = [](const std::vector<Tensor>& x) {
+    selective_scan(x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7], x[8], true);
+  };
+  row.cpu_ms = 1e3 * median_seconds([&] { run(in); }, false, reps, rep_seconds);
+  if (!gpu) return;
+  std::vector<Tensor> on_gpu;
+  for (const Tensor& t : in) on_gpu.push_back(t.cuda());
+  row.gpu_ms = 1e3 * median_seconds([&] { run(on_gpu); }, true, reps, rep_seconds);
+}
+
 // ---- output ---------------------------------------------------------------------------------
 
 std::string gpu_name() {
@@ -305,6 +338,12 @@ int run_bench_ops(int argc, char** argv) {
   for (GemmRow& g : gemms) bench_gemm(g, gpu, reps, rep_seconds);
   std::vector<OpRow> ops = make_op_rows(quick);
   for (OpRow& o : ops) bench_op(o, gpu, reps, rep_seconds);
+  std::vector<ScanRow> scans;
+  if (quick) scans = {{"small", 2, 100, 64, 16}};
+  else scans = {{"frame, 18 windows", 18, 400, 512, 16},
+                {"frame, 28 windows", 28, 400, 512, 16},
+                {"4-frame clip", 18, 1600, 512, 16}};
+  for (ScanRow& r : scans) bench_scan(r, gpu, reps, rep_seconds);
 
   const std::string device = gpu_name();
   if (json) {
@@ -326,6 +365,11 @@ int run_bench_ops(int argc, char** argv) {
     for (const OpRow& o : ops)
       j["ops"].push_back({{"op", o.op}, {"shape", o.shape}, {"bytes", o.bytes}, {"cpu_gbps", o.cpu_gbps},
                           {"gpu_gbps", number_or_null(o.gpu_gbps)}});
+    j["selective_scan"] = Json::array();
+    for (const ScanRow& r : scans)
+      j["selective_scan"].push_back({{"label", r.label}, {"B", r.B}, {"L", r.L}, {"D", r.D},
+                                     {"N", r.N}, {"cpu_ms", r.cpu_ms},
+                                     {"gpu_ms", number_or_null(r.gpu_ms)}});
     std::puts(j.dump(2).c_str());
     return 0;
   }
@@ -351,7 +395,14 @@ int run_bench_ops(int argc, char** argv) {
   for (const OpRow& o : ops)
     std::printf("  %-22s %-26s %10.2f %10s\n", o.op.c_str(), o.shape.c_str(), o.cpu_gbps,
                 cell(o.gpu_gbps, "%.1f").c_str());
-  std::printf("  (GB/s of compulsory traffic: inputs read once, output written once)\n");
+  std::printf("  (GB/s of compulsory traffic: inputs read once, output written once)\n\n");
+
+  std::printf("selective_scan (f32)     %-26s %10s %10s\n", "B x L x D x N", "CPU ms", "GPU ms");
+  for (const ScanRow& r : scans)
+    std::printf("  %-22s %-26s %10.2f %10s\n", r.label.c_str(),
+                str(r.B, " x ", r.L, " x ", r.D, " x ", r.N).c_str(), r.cpu_ms,
+                cell(r.gpu_ms, "%.3f").c_str());
+  std::printf("  (forward with z, D, delta_bias and an initial state: a TV3S Mamba layer's scan)\n");
   return 0;
 }
 
