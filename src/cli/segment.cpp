@@ -84,7 +84,7 @@ std::vector<Video> collect_videos(const std::vector<std::string>& inputs) {
     std::set<std::string> stems;
     for (const std::string& f : v.frames) {
       const std::string stem = fs::path(f).stem().string();
-      TV3S_CHECK(stems.insert(stem).second, f, ": another frame of the video has the name '",
+      TV3S_CHECK(stems.insert(stem).second, f, ": another frame of the video has the same name '",
                  stem, "' (outputs would overwrite each other)");
     }
   }
