@@ -28,12 +28,7 @@ from transformers import SegformerConfig, SegformerModel
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import gen_tv3s_fixtures as ref  # noqa: E402
-
-ARCHS = {
-    "mit_b0": ([32, 64, 160, 256], [2, 2, 2, 2]), "mit_b1": ([64, 128, 320, 512], [2, 2, 2, 2]),
-    "mit_b2": ([64, 128, 320, 512], [3, 4, 6, 3]), "mit_b3": ([64, 128, 320, 512], [3, 4, 18, 3]),
-    "mit_b4": ([64, 128, 320, 512], [3, 8, 27, 3]), "mit_b5": ([64, 128, 320, 512], [3, 6, 40, 3]),
-}
+from pytorch_segformer import ARCHS  # noqa: E402  (this folder is on sys.path as the script's)
 
 
 def main():
