@@ -24,6 +24,7 @@ class Tv3s {
     return decoder_.forward(fused, T, state);
   }
 
+  const Segformer& segformer() const { return segformer_; }  // the per-frame path
   const ModelConfig& config() const { return segformer_.config(); }
   const Weights& weights() const { return segformer_.weights(); }
   const Tv3sDecoder& decoder() const { return decoder_; }

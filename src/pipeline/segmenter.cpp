@@ -54,8 +54,8 @@ Segmenter Segmenter::from_file(ModelFile file, SegmentMode mode, const std::stri
 Segmenter::Segmenter(std::shared_ptr<const Tv3s> tv3s, SegmentMode mode, int64_t videos)
     : mode_(mode), tv3s_(std::move(tv3s)) {
   TV3S_CHECK(tv3s_, "Segmenter: no model");
-  // The per-frame path shares the TV3S model's weights (no copy: tensors are handles).
-  segformer_ = std::make_shared<const Segformer>(tv3s_->config(), tv3s_->weights());
+  // The per-frame path is the TV3S model's own SegFormer part (sharing its ownership).
+  segformer_ = std::shared_ptr<const Segformer>(tv3s_, &tv3s_->segformer());
   TV3S_CHECK(videos >= 1, "Segmenter: needs at least one video, got ", videos);
   frame_index_.assign(size_t(videos), 0);
   history_.resize(size_t(videos));
