@@ -24,6 +24,22 @@ ARCHS = {
 }
 
 
+def time_frames(frame, warmup, reps, after_warmup=None):
+    """Milliseconds of each of `reps` calls of frame() after `warmup` calls, no autograd.
+    Shared with pytorch_tv3s.py."""
+    with torch.inference_mode():
+        for _ in range(warmup):
+            frame()
+        if after_warmup:
+            after_warmup()
+        times = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            frame()
+            times.append((time.perf_counter() - t0) * 1000)
+    return times
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--arch", default="mit_b1")
@@ -50,16 +66,8 @@ def main():
             torch.cuda.synchronize()
         return labels
 
-    with torch.inference_mode():
-        for _ in range(a.warmup):
-            frame()
-        if a.device == "cuda":
-            torch.cuda.reset_peak_memory_stats()
-        times = []
-        for _ in range(a.reps):
-            t0 = time.perf_counter()
-            frame()
-            times.append((time.perf_counter() - t0) * 1000)
+    times = time_frames(frame, a.warmup, a.reps,
+                        torch.cuda.reset_peak_memory_stats if a.device == "cuda" else None)
     med = statistics.median(times)
     out = {"impl": "pytorch " + torch.__version__, "arch": a.arch, "height": h, "width": w,
            "device": a.device, "threads": a.threads, "median_ms": med, "min_ms": min(times),

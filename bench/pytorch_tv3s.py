@@ -20,7 +20,6 @@ import os
 import resource
 import statistics
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
@@ -28,7 +27,7 @@ from transformers import SegformerConfig, SegformerModel
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import gen_tv3s_fixtures as ref  # noqa: E402
-from pytorch_segformer import ARCHS  # noqa: E402  (this folder is on sys.path as the script's)
+from pytorch_segformer import ARCHS, time_frames  # noqa: E402  (this folder is on sys.path as the script's)
 
 
 def main():
@@ -61,14 +60,7 @@ def main():
         logits = head.tv3s(fused, cache)[None]  # one frame (T = 1) continuing the state
         return F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False).argmax(1)
 
-    with torch.inference_mode():
-        for _ in range(a.warmup):
-            frame()
-        times = []
-        for _ in range(a.reps):
-            t0 = time.perf_counter()
-            frame()
-            times.append((time.perf_counter() - t0) * 1000)
+    times = time_frames(frame, a.warmup, a.reps)
     med = statistics.median(times)
     state = sum(t.numel() * t.element_size() for s in cache.values() for t in s)
     out = {"impl": "pytorch " + torch.__version__, "arch": a.arch, "height": h, "width": w,
