@@ -175,11 +175,6 @@ Tensor partial_sums(const Term& term, int64_t rows, int64_t C, const Chunking& k
   return partials;
 }
 
-template <class T>
-const T* ptr_or_null(const Tensor& t) {
-  return t.defined() ? ptr<T>(t) : nullptr;
-}
-
 }  // namespace
 
 void batch_norm_batch_stats(const Tensor& x, double momentum, double eps, Tensor& mean,

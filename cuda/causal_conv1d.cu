@@ -224,11 +224,6 @@ __global__ void state_backward_kernel(const T* dstate, Dims s, T* dx, T* dinitia
   }
 }
 
-template <class T>
-T* ptr_or_null(const Tensor& t) {
-  return t.defined() ? ptr<T>(t) : nullptr;
-}
-
 unsigned channel_tiles(const char* op, int64_t D) {
   const int64_t tiles = (D + kChannelTile - 1) / kChannelTile;
   TV3S_CHECK(tiles <= 65535, op, ": at most ", 65535 * kChannelTile, " channels on CUDA, got ", D);

@@ -47,6 +47,9 @@ void dispatch_float(const char* op, const Tensor& t, F&& f) {
 
 template <class T>
 T* ptr(const Tensor& t) { return static_cast<T*>(t.raw()); }
+// The data of an optional tensor, or nullptr when it is undefined.
+template <class T>
+T* ptr_or_null(const Tensor& t) { return t.defined() ? ptr<T>(t) : nullptr; }
 
 // Raise launch errors at the op that caused them, not at some later sync.
 inline void check_launch(const char* op) {

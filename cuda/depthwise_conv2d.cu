@@ -115,11 +115,6 @@ __global__ void depthwise_param_finish(const float* partial, int64_t chunks, int
   }
 }
 
-template <class T>
-T* ptr_or_null(const Tensor& t) {
-  return t.defined() ? ptr<T>(t) : nullptr;
-}
-
 unsigned channel_tiles(const char* op, int64_t C) {
   const int64_t tiles = (C + kChannelTile - 1) / kChannelTile;
   TV3S_CHECK(tiles <= 65535, op, ": at most ", 65535 * kChannelTile, " channels on CUDA, got ", C);

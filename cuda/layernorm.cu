@@ -142,11 +142,6 @@ int64_t chunks_for_rows(int64_t rows) {
   return std::clamp<int64_t>((rows + 63) / 64, 1, 256);
 }
 
-template <class T>
-T* ptr_or_null(const Tensor& t) {
-  return t.defined() ? ptr<T>(t) : nullptr;
-}
-
 }  // namespace
 
 void layer_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps,

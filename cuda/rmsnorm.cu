@@ -117,11 +117,6 @@ __global__ void rms_norm_dweight_finish(const float* partial, int64_t chunks, in
   }
 }
 
-template <class T>
-T* ptr_or_null(const Tensor& t) {
-  return t.defined() ? ptr<T>(t) : nullptr;
-}
-
 template <class T, class V>
 void launch_backward(const Tensor& v, const Tensor& weight, const Tensor& rstd, const Tensor& dy,
                      Tensor& dx, Tensor& dresidual, Tensor& dweight) {

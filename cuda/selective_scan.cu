@@ -64,11 +64,6 @@ struct ScanArgs {
 };
 
 template <class T>
-const T* ptr_or_null(const Tensor& t) {
-  return t.defined() ? ptr<T>(t) : nullptr;
-}
-
-template <class T>
 ScanArgs<T> scan_args(const ScanInputs& in) {
   return {ptr<T>(in.u),           ptr<T>(in.delta),          ptr<T>(in.A),
           ptr<T>(in.B),           ptr<T>(in.C),              ptr_or_null<T>(in.D),
@@ -448,11 +443,6 @@ Tensor f32_scratch_if(bool wanted, const Shape& shape) {
   return wanted ? Tensor::empty(shape, DType::f32, Device::CUDA) : Tensor();
 }
 
-template <class T>
-T* out_or_null(const Tensor& t) {
-  return t.defined() ? ptr<T>(t) : nullptr;
-}
-
 template <class T, int kMaxN>
 void backward_typed(const ScanInputs& in, const Tensor& dy, const Tensor& dfinal, ScanGrads& g) {
   const ScanArgs<T> p = scan_args<T>(in);
@@ -471,11 +461,11 @@ void backward_typed(const ScanInputs& in, const Tensor& dy, const Tensor& dfinal
   Tensor dbias_part = f32_scratch_if(g.delta_bias.defined(), Shape{Bn, D});
   Tensor dB_part = f32_scratch_if(g.B.defined(), Shape{Bn, groups, L, N});
   Tensor dC_part = f32_scratch_if(g.C.defined(), Shape{Bn, groups, L, N});
-  const BackwardOut<T> out{out_or_null<T>(g.u),           out_or_null<T>(g.delta),
-                           out_or_null<T>(g.z),           out_or_null<T>(g.initial_state),
-                           out_or_null<float>(dA_part),   out_or_null<float>(dD_part),
-                           out_or_null<float>(dbias_part), out_or_null<float>(dB_part),
-                           out_or_null<float>(dC_part)};
+  const BackwardOut<T> out{ptr_or_null<T>(g.u),           ptr_or_null<T>(g.delta),
+                           ptr_or_null<T>(g.z),           ptr_or_null<T>(g.initial_state),
+                           ptr_or_null<float>(dA_part),   ptr_or_null<float>(dD_part),
+                           ptr_or_null<float>(dbias_part), ptr_or_null<float>(dB_part),
+                           ptr_or_null<float>(dC_part)};
   const size_t shared_bytes = size_t(backward_shared_floats(lanes)) * sizeof(float);  // ≤ 40 KB
   scan_backward_kernel<T><<<dim3(unsigned(groups), unsigned(Bn)), kBackwardThreads, shared_bytes,
                             stream()>>>(p, lanes, ptr<float>(checkpoints), ptr_or_null<T>(dy),

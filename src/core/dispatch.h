@@ -12,4 +12,10 @@ void dispatch_cpu_float(const char* op, const Tensor& t, F&& f) {
   else f(double{});
 }
 
+// The data of an optional tensor, or nullptr when it is undefined.
+template <class T>
+T* data_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
 }  // namespace tv3s

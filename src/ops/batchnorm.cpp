@@ -137,11 +137,6 @@ void batch_norm_backward_cpu(const T* x, const T* weight, const double* mean, co
   });
 }
 
-template <class T>
-T* data_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
-
 // --- checks and dispatch ---------------------------------------------------------------
 
 // γ, β and the running statistics: f32, or f64 for f64 x (whatever x's storage type).

@@ -177,11 +177,6 @@ void state_backward_cpu(const T* dstate, const Conv1dShape& s, T* dx, T* dinitia
     }
 }
 
-template <class T>
-T* data_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
-
 // --- dispatch ----------------------------------------------------------------------------
 
 Tensor empty_if(bool wanted, const Shape& shape, const Tensor& like) {

@@ -110,11 +110,6 @@ void depthwise_param_grads_cpu(const T* x, const T* dy, const DepthwiseGeometry&
   });
 }
 
-template <class T>
-T* data_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
-
 // --- dispatch ------------------------------------------------------------------------------
 
 // y [N, Ho, Wo, C] = correlation of x [N, H, W, C] with weight (rotated when flip_kernel).

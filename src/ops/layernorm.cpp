@@ -83,11 +83,6 @@ void layer_norm_backward_cpu(const T* x, const T* weight, const T* mean, const T
   }
 }
 
-template <class T>
-T* data_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
-
 // --- checks and dispatch ----------------------------------------------------------------
 
 void check_param(const char* name, const Tensor& param, const Tensor& x) {

@@ -81,11 +81,6 @@ void rms_norm_backward_cpu(const T* v, const T* weight, const T* rstd, const T* 
   }
 }
 
-template <class T>
-T* data_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
-
 // --- checks and dispatch --------------------------------------------------------------------
 
 // The residual stream's dtype (and rstd's): f32, or f64 for f64 x.

@@ -132,15 +132,6 @@ inline void times_silu_lanes(const double* z, double* x) {
 // --- the inputs as pointers --------------------------------------------------------------
 
 template <class T>
-const T* data_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
-template <class T>
-T* mutable_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
-
-template <class T>
 struct ScanData {
   const T *u, *delta, *A, *B, *C, *D, *z, *delta_bias, *h0;  // optional ones may be null
   int64_t batch, length, channels, states;
@@ -255,10 +246,10 @@ template <class T>
 struct GradData {
   T *u, *delta, *A, *B, *C, *D, *z, *delta_bias, *h0;  // null: not wanted
   explicit GradData(const ScanGrads& g)
-      : u(mutable_or_null<T>(g.u)), delta(mutable_or_null<T>(g.delta)),
-        A(mutable_or_null<T>(g.A)), B(mutable_or_null<T>(g.B)), C(mutable_or_null<T>(g.C)),
-        D(mutable_or_null<T>(g.D)), z(mutable_or_null<T>(g.z)),
-        delta_bias(mutable_or_null<T>(g.delta_bias)), h0(mutable_or_null<T>(g.initial_state)) {}
+      : u(data_or_null<T>(g.u)), delta(data_or_null<T>(g.delta)),
+        A(data_or_null<T>(g.A)), B(data_or_null<T>(g.B)), C(data_or_null<T>(g.C)),
+        D(data_or_null<T>(g.D)), z(data_or_null<T>(g.z)),
+        delta_bias(data_or_null<T>(g.delta_bias)), h0(data_or_null<T>(g.initial_state)) {}
 };
 
 // dy and dfinal may be null (zero). Sums over channels and sequences are in double.
