@@ -13,6 +13,7 @@
 // encoding into memory, then write atomically.
 #include "src/io/image.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -123,34 +124,43 @@ void write_png(const std::string& path, const Image& image) {
   write_png_pixels(path, image.width, image.height, 3, image.rgb.data());
 }
 
-void write_label_png(const std::string& path, const Tensor& labels,
-                     const std::vector<std::array<uint8_t, 3>>& palette) {
-  if (!labels.defined() || labels.ndim() != 2 ||
-      (labels.dtype() != DType::u8 && labels.dtype() != DType::i32)) {
-    fail(str(path, ": write_label_png: labels must be a [H, W] u8 or i32 tensor, got ",
-             labels.defined() ? labels.desc() : "an undefined tensor"));
+void write_jpeg(const std::string& path, const Image& image, int quality) {
+  check_pixels(path, image.width, image.height);
+  TV3S_CHECK(quality >= 1 && quality <= 100, path, ": JPEG quality ", quality, " is not in 1..100");
+  const size_t expected = size_t(image.width) * size_t(image.height) * 3;
+  if (image.rgb.size() != expected) {
+    fail(str(path, ": write_jpeg: ", image.width, "x", image.height, " RGB needs ", expected,
+             " bytes, the image holds ", image.rgb.size()));
   }
-  const int64_t height = labels.size(0), width = labels.size(1);
-  check_pixels(path, width, height);
-  const std::vector<int32_t> values = labels.to_vector_i32();
-  const int channels = palette.empty() ? 1 : 3;
-  std::vector<uint8_t> pixels(values.size() * size_t(channels));
-  for (size_t i = 0; i < values.size(); ++i) {
-    const int32_t v = values[i];
-    const auto where = [&] {
-      return str(" at row ", int64_t(i) / width, ", column ", int64_t(i) % width);
-    };
-    if (v < 0 || v > 255) fail(str(path, ": label ", v, where(), " is outside 0..255"));
-    if (palette.empty()) {
-      pixels[i] = uint8_t(v);
-    } else {
-      if (size_t(v) >= palette.size())
-        fail(str(path, ": label ", v, where(), " has no colour (the palette has ", palette.size(),
-                 ")"));
-      std::memcpy(&pixels[3 * i], palette[size_t(v)].data(), 3);
-    }
-  }
-  write_png_pixels(path, int(width), int(height), channels, pixels.data());
+  std::string jpeg;
+  const auto append = [](void* context, void* data, int size) {
+    static_cast<std::string*>(context)->append(static_cast<const char*>(data), size_t(size));
+  };
+  if (!stbi_write_jpg_to_func(append, &jpeg, image.width, image.height, 3, image.rgb.data(),
+                              quality))
+    fail(str(path, ": JPEG encoding failed"));
+  write_file_atomic(path, jpeg);
+}
+
+std::string zlib_compress(const uint8_t* data, size_t size) {
+  TV3S_CHECK(size < (size_t(1) << 31), "zlib_compress: ", size, " bytes is more than 2 GiB");
+  int out_size = 0;
+  const std::unique_ptr<unsigned char, void (*)(void*)> out(
+      stbi_zlib_compress(const_cast<uint8_t*>(data), int(size), &out_size, 8), std::free);
+  TV3S_CHECK(out != nullptr, "zlib_compress: out of memory");
+  return std::string(reinterpret_cast<const char*>(out.get()), size_t(out_size));
+}
+
+bool zlib_decompress(const uint8_t* data, size_t size, size_t expected_size,
+                     std::vector<uint8_t>& out) {
+  if (size >= (size_t(1) << 31) || expected_size >= (size_t(1) << 31) - 1) return false;
+  // One byte of room beyond the expected size: a stream that fills it is too long.
+  out.assign(expected_size + 1, 0);
+  const int got = stbi_zlib_decode_buffer(reinterpret_cast<char*>(out.data()), int(out.size()),
+                                          reinterpret_cast<const char*>(data), int(size));
+  if (got < 0 || size_t(got) != expected_size) return false;
+  out.resize(expected_size);
+  return true;
 }
 
 }  // namespace tv3s::io

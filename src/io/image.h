@@ -20,14 +20,35 @@ struct Image {
 // non-image file, or one of more than 2^28 pixels.
 Image read_image(const std::string& path);
 
-// A label map [H, W] (u8 or i32 values 0..255) as an 8-bit PNG: grey values = labels when
-// `palette` is empty, else an RGB PNG coloured by palette[label] (labels beyond the
-// palette are an error, as are values outside 0..255).
-void write_label_png(const std::string& path, const Tensor& labels,
-                     const std::vector<std::array<uint8_t, 3>>& palette = {});
+using Palette = std::vector<std::array<uint8_t, 3>>;
 
-// An RGB image as PNG.
+// A label map [H, W] (u8 or i32 values 0..255) as an 8-bit PNG whose pixel values are the
+// labels: a greyscale PNG when `palette` is empty, else an indexed ("P" mode) PNG with
+// `palette` as its PLTE, the format of VSPW masks and of the official result_submission
+// (PIL reads both back as the label values; viewers show the palette colours). Values
+// outside 0..255 are an error, as are labels beyond a non-empty palette.
+// (Indexed PNG encoding: src/io/label_png.cpp.)
+void write_label_png(const std::string& path, const Tensor& labels, const Palette& palette = {});
+
+// A label map as it is stored: the pixel values of an 8-bit greyscale or indexed PNG
+// (palette indices, not colours — what PIL's Image.open(...) gives in "L" and "P"
+// mode). Any other PNG kind (RGB, 16-bit, alpha), a JPEG, or a corrupt/truncated file is
+// an Error "<path>: <why>". (src/io/label_png.cpp)
+struct LabelMap {
+  int width = 0, height = 0;
+  std::vector<uint8_t> values;  // height × width
+};
+LabelMap read_label_png(const std::string& path);
+
+// An RGB image as PNG; as JPEG with quality 1..100 (stb_image_write's baseline encoder).
 void write_png(const std::string& path, const Image& image);
+void write_jpeg(const std::string& path, const Image& image, int quality = 95);
+
+// zlib streams (RFC 1950) through stb: compress at stb's default level; decompress into
+// exactly `expected_size` bytes (anything else — corrupt data, a shorter or longer
+// result — returns false, so a file cannot make the reader allocate what it claims).
+std::string zlib_compress(const uint8_t* data, size_t size);
+bool zlib_decompress(const uint8_t* data, size_t size, size_t expected_size, std::vector<uint8_t>& out);
 
 // A tensor as a NumPy .npy file, byte-identical to np.save (format 1.0, little-endian,
 // C order): f32 → '<f4', f64 → '<f8', i32 → '<i4', u8 → '|u1'; f16 and bf16 are widened

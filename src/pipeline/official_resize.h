@@ -1,0 +1,38 @@
+// The official test-time resize of frames, as `--resize` and `tv3s eval --protocol
+// official` apply it (model-spec §8.1 step 2), and the OpenCV resize it is made of.
+//
+//   VSPW        AlignedResize_clips, scale (853, 480), keep ratio:
+//               sf = min(853 / long side, 480 / short side),
+//               (W', H') = (int(W·sf + 0.5), int(H·sf + 0.5)), cv2 bilinear on uint8;
+//               then (ceil(W'/32)·32, ceil(H'/32)·32), cv2 bilinear again.
+//               480×853 → 480×853 (no-op) → 480×864.
+//   Cityscapes  mmcv Resize keep ratio to scale (1024, 512): sf = min(1024 / long,
+//               512 / short), new size (int(W·sf + 0.5), int(H·sf + 0.5)), cv2 bilinear;
+//               no 32-alignment. 2048×1024 → 1024×512.
+// A resize to the frame's own size is a no-op (cv2 returns a copy).
+#pragma once
+#include <string>
+
+#include "src/io/image.h"
+
+namespace tv3s {
+
+enum class TestResize { none, vspw, cityscapes };
+// "none" | "vspw" | "cityscapes"; throws an Error otherwise.
+TestResize parse_test_resize(const std::string& name);
+const char* test_resize_name(TestResize rule);
+
+struct ImageSize {
+  int width = 0, height = 0;
+};
+// The network input size for a width×height frame under `rule` (the frame's size for none).
+ImageSize test_input_size(TestResize rule, int width, int height);
+// The frame resized as the rule says (both passes for vspw).
+io::Image apply_test_resize(TestResize rule, const io::Image& image);
+
+// cv2.resize(src, (width, height), interpolation=cv2.INTER_LINEAR) on an 8-bit RGB image,
+// bit for bit: half-pixel centres, edge clamping, 11-bit fixed-point weights and OpenCV's
+// rounding (the scalar path of OpenCV's resize for CV_8U).
+io::Image resize_linear_u8(const io::Image& image, int width, int height);
+
+}  // namespace tv3s
