@@ -75,8 +75,11 @@ void write_label_png(const std::string& path, const Tensor& labels, const Palett
              labels.defined() ? labels.desc() : "an undefined tensor"));
   }
   const int64_t height = labels.size(0), width = labels.size(1);
-  if (width <= 0 || height <= 0 || width * height > kMaxPixels)
-    fail(str(path, ": write_label_png: a ", width, "x", height, " label map cannot be written"));
+  if (width <= 0 || height <= 0) fail(str(path, ": image is ", width, "x", height, " pixels: empty"));
+  if (width * height > kMaxPixels) {
+    fail(str(path, ": image is ", width, "x", height, " pixels, more than the limit of ",
+             kMaxPixels));
+  }
   if (palette.size() > 256)
     fail(str(path, ": write_label_png: a PNG palette holds at most 256 colours, got ",
              palette.size()));
