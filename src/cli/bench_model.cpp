@@ -94,7 +94,7 @@ int run_bench_model(int argc, char** argv) {
   config.backbone = arch;
   config.num_classes = classes;
   Segmenter segmenter = [&] {
-    if (!model_path.empty()) return Segmenter::load(model_path, mode, device);
+    if (!model_path.empty()) return Segmenter::load(model_path, {mode, device});
     Weights weights = Weights::random(model_parameters(config), 1, device);
     if (mode == SegmentMode::frame)
       return Segmenter(std::make_shared<const Segformer>(config, std::move(weights)));

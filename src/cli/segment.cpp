@@ -143,7 +143,7 @@ int run_segment(int argc, char** argv) {
   ModelFile file = load_model_file(model_path, device);
   const SegmentMode mode =
       mode_name.empty() ? Segmenter::default_mode(file.config) : parse_segment_mode(mode_name);
-  Segmenter segmenter = Segmenter::from_file(std::move(file), mode, model_path);
+  Segmenter segmenter = Segmenter::from_file(std::move(file), {mode, device}, model_path);
 
   int64_t frames = 0;
   double total_ms = 0;

@@ -14,13 +14,9 @@
 #include <string>
 
 #include "src/io/image.h"
+#include "tv3s/segmenter.h"  // TestResize, parse_test_resize, test_resize_name
 
 namespace tv3s {
-
-enum class TestResize { none, vspw, cityscapes };
-// "none" | "vspw" | "cityscapes"; throws an Error otherwise.
-TestResize parse_test_resize(const std::string& name);
-const char* test_resize_name(TestResize rule);
 
 struct ImageSize {
   int width = 0, height = 0;

@@ -1,6 +1,21 @@
+// The Segmenter (include/tv3s/segmenter.h): frames in, the model's mode-specific step,
+// labels out. Model math lives in src/models; this file only routes frames and state.
 #include "src/pipeline/segmenter.h"
 
+#include <cstring>
+#include <deque>
+
+#include "src/pipeline/official_resize.h"
+#include "src/pipeline/preprocess.h"
+
 namespace tv3s {
+
+// What a video carries from frame to frame: the decoder state (stream) and, in clip
+// mode, the grid features [1, h2, w2, E] of its last frames, newest last.
+struct Segmenter::State {
+  Tv3sState stream;
+  std::vector<std::deque<Tensor>> history;
+};
 
 namespace {
 constexpr int64_t kClipFrames = 4;    // num_clips of the released configs
@@ -33,22 +48,48 @@ std::vector<int64_t> official_clip(int64_t i) {
   return {i - 9, i - 6, i - 3, i};
 }
 
-Segmenter Segmenter::load(const std::string& path, SegmentMode mode, Device device,
-                          int64_t videos) {
-  return from_file(load_model_file(path, device), mode, path, videos);
+TestResize parse_test_resize(const std::string& name) {
+  if (name == "none") return TestResize::none;
+  if (name == "vspw") return TestResize::vspw;
+  if (name == "cityscapes") return TestResize::cityscapes;
+  throw Error(str("unknown resize '", name, "' (none, vspw or cityscapes)"));
 }
 
-Segmenter Segmenter::from_file(ModelFile file, SegmentMode mode, const std::string& path,
-                               int64_t videos) {
-  if (file.config.model == "tv3s")
-    return Segmenter(std::make_shared<const Tv3s>(file.config, std::move(file.weights)), mode,
-                     videos);
-  TV3S_CHECK(file.config.model == "segformer", path, ": holds a '", file.config.model,
-             "' model (a backbone only); a segmentation model needs a head");
-  TV3S_CHECK(mode == SegmentMode::frame, path, ": --mode ", segment_mode_name(mode),
-             " needs a TV3S model; this is a per-frame SegFormer (use --mode frame)");
-  return Segmenter(std::make_shared<const Segformer>(file.config, std::move(file.weights)),
-                   videos);
+const char* test_resize_name(TestResize rule) {
+  switch (rule) {
+    case TestResize::none: return "none";
+    case TestResize::vspw: return "vspw";
+    case TestResize::cityscapes: return "cityscapes";
+  }
+  return "?";
+}
+
+SegmentMode Segmenter::default_mode(const ModelConfig& config) {
+  return config.model == "tv3s" ? SegmentMode::stream : SegmentMode::frame;
+}
+
+Segmenter Segmenter::load(const std::string& path, const SegmenterOptions& options) {
+  return from_file(load_model_file(path, options.device), options, path);
+}
+
+Segmenter Segmenter::from_file(ModelFile file, const SegmenterOptions& options,
+                               const std::string& path) {
+  const SegmentMode mode = options.mode.value_or(default_mode(file.config));
+  TV3S_CHECK(file.config.model == "tv3s" || file.config.model == "segformer", path, ": holds a '",
+             file.config.model, "' model (a backbone only); a segmentation model needs a head");
+  TV3S_CHECK(file.config.num_classes <= 256, path, ": ", file.config.num_classes,
+             " classes; label maps hold at most 256");
+  Segmenter segmenter = [&] {
+    if (file.config.model == "tv3s")
+      return Segmenter(std::make_shared<const Tv3s>(file.config, std::move(file.weights)), mode,
+                       options.videos);
+    TV3S_CHECK(mode == SegmentMode::frame, path, ": --mode ", segment_mode_name(mode),
+               " needs a TV3S model; this is a per-frame SegFormer (use --mode frame)");
+    return Segmenter(std::make_shared<const Segformer>(file.config, std::move(file.weights)),
+                     options.videos);
+  }();
+  segmenter.set_resize(options.resize);
+  return segmenter;
 }
 
 Segmenter::Segmenter(std::shared_ptr<const Tv3s> tv3s, SegmentMode mode, int64_t videos)
@@ -58,7 +99,8 @@ Segmenter::Segmenter(std::shared_ptr<const Tv3s> tv3s, SegmentMode mode, int64_t
   segformer_ = std::shared_ptr<const Segformer>(tv3s_, &tv3s_->segformer());
   TV3S_CHECK(videos >= 1, "Segmenter: needs at least one video, got ", videos);
   frame_index_.assign(size_t(videos), 0);
-  history_.resize(size_t(videos));
+  state_ = std::make_unique<State>();
+  state_->history.resize(size_t(videos));
 }
 
 Segmenter::Segmenter(std::shared_ptr<const Segformer> segformer, int64_t videos)
@@ -66,27 +108,41 @@ Segmenter::Segmenter(std::shared_ptr<const Segformer> segformer, int64_t videos)
   TV3S_CHECK(segformer_, "Segmenter: no model");
   TV3S_CHECK(videos >= 1, "Segmenter: needs at least one video, got ", videos);
   frame_index_.assign(size_t(videos), 0);
-  history_.resize(size_t(videos));
+  state_ = std::make_unique<State>();
+  state_->history.resize(size_t(videos));
 }
 
+Segmenter::~Segmenter() = default;
+Segmenter::Segmenter(Segmenter&&) noexcept = default;
+Segmenter& Segmenter::operator=(Segmenter&&) noexcept = default;
+
 const ModelConfig& Segmenter::config() const { return segformer_->config(); }
+int64_t Segmenter::num_classes() const { return config().num_classes; }
+const Weights& Segmenter::weights() const { return segformer_->weights(); }
+Device Segmenter::device() const { return weights().device(); }
+
+void Segmenter::set_resize(TestResize rule) {
+  for (int64_t i : frame_index_)
+    TV3S_CHECK(i == 0, "Segmenter::set_resize: only between videos (a video is at frame ", i, ")");
+  resize_ = rule;
+}
 
 void Segmenter::reset(int64_t video) {
   TV3S_CHECK(video < videos(), "Segmenter::reset: no video ", video, " among ", videos());
   if (video < 0) {
     frame_index_.assign(frame_index_.size(), 0);
-    for (auto& h : history_) h.clear();
-    stream_state_.clear();
+    for (auto& h : state_->history) h.clear();
+    state_->stream.clear();
     return;
   }
   frame_index_[size_t(video)] = 0;
-  history_[size_t(video)].clear();
-  if (stream_state_.B > 0) stream_state_.reset_video(video);
+  state_->history[size_t(video)].clear();
+  if (state_->stream.B > 0) state_->stream.reset_video(video);
 }
 
 size_t Segmenter::state_bytes() const {
-  size_t n = stream_state_.nbytes();
-  for (const auto& h : history_)
+  size_t n = state_->stream.nbytes();
+  for (const auto& h : state_->history)
     for (const Tensor& t : h) n += t.nbytes();
   return n;
 }
@@ -102,13 +158,47 @@ Tensor Segmenter::push(const Tensor& frames, bool resize_to_input) {
   Tensor logits;  // [V, h, w, K] at the c1 size
   switch (mode_) {
     case SegmentMode::frame: logits = frame.logits; break;
-    case SegmentMode::stream: logits = tv3s_->decode(frame.fused, 1, &stream_state_); break;
+    case SegmentMode::stream: logits = tv3s_->decode(frame.fused, 1, &state_->stream); break;
     case SegmentMode::clip: logits = push_clip(frame); break;
   }
   for (int64_t& i : frame_index_) ++i;
   // The official segmentor resizes the head's logits to the network input (here the
   // frame itself; issue-5's --resize adds the second resize back to the original size).
   return resize_to_input ? resize_bilinear(logits, H, W) : logits;
+}
+
+Segmentation Segmenter::segment(const std::vector<RgbFrame>& frames, bool want_logits) {
+  TV3S_CHECK(int64_t(frames.size()) == videos(), "Segmenter::segment: ", frames.size(),
+             " frames for ", videos(), " videos (one frame per video per call)");
+  const int width = frames[0].width, height = frames[0].height;
+  std::vector<Tensor> inputs;
+  for (size_t v = 0; v < frames.size(); ++v) {
+    const RgbFrame& f = frames[v];
+    const int64_t stride = f.stride ? f.stride : int64_t(f.width) * 3;
+    TV3S_CHECK(f.pixels != nullptr && f.width > 0 && f.height > 0 && stride >= int64_t(f.width) * 3,
+               "Segmenter::segment: frame ", v, " is not an image (", f.width, "×", f.height,
+               ", stride ", stride, f.pixels ? "" : ", no pixels", ")");
+    TV3S_CHECK(f.width == width && f.height == height, "Segmenter::segment: frame ", v, " is ",
+               f.width, "×", f.height, ", frame 0 ", width, "×", height,
+               " (the videos of one batch share a size)");
+    io::Image image;
+    image.width = f.width, image.height = f.height;
+    image.rgb.resize(size_t(f.width) * size_t(f.height) * 3);
+    for (int y = 0; y < f.height; ++y)
+      std::memcpy(&image.rgb[size_t(y) * size_t(f.width) * 3], f.pixels + y * stride,
+                  size_t(f.width) * 3);
+    inputs.push_back(normalize_image(apply_test_resize(resize_, image), device()));
+  }
+  // The official segmentor resizes the logits to the network input (push) and then to
+  // the original frame (here, when the input was resized), softmax, argmax; softmax
+  // does not move the argmax.
+  Tensor logits = push(inputs.size() == 1 ? inputs[0] : concat(inputs, 0));
+  if (logits.size(1) != height || logits.size(2) != width)
+    logits = resize_bilinear(logits, height, width);
+  Segmentation out;
+  out.labels = argmax(logits, -1).cpu().to(DType::u8);
+  if (want_logits) out.logits = logits;
+  return out;
 }
 
 // Clip mode for every video: store this frame's grid features, then answer each video
@@ -120,7 +210,7 @@ Tensor Segmenter::push_clip(const SegformerOutput& frame) {
   std::vector<Tensor> clip_frames;
   std::vector<int64_t> clip_videos;
   for (int64_t v = 0; v < videos(); ++v) {
-    std::deque<Tensor>& history = history_[size_t(v)];
+    std::deque<Tensor>& history = state_->history[size_t(v)];
     history.push_back(grid.slice_outer(v, v + 1));
     if (int64_t(history.size()) > kClipHistory) history.pop_front();
     const int64_t i = frame_index_[size_t(v)];

@@ -84,7 +84,7 @@ void check_library(const std::string& model, const std::string& frames_dir,
                    const std::string& prefix, const std::vector<int64_t>& stored, Device device) {
   NoGradGuard no_grad;
   for (SegmentMode mode : {SegmentMode::clip, SegmentMode::stream}) {
-    Segmenter segmenter = Segmenter::load(model, mode, device);
+    Segmenter segmenter = Segmenter::load(model, {mode, device});
     double worst = 0, agreement = 1;
     size_t next = 0;
     const std::vector<std::string> frames = io::list_frames(frames_dir);

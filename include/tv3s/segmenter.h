@@ -1,0 +1,134 @@
+// tv3s::Segmenter — a model plus the per-video state of one inference mode. Load a model
+// file, push the next frame of each video, get label maps (and logits) back.
+//
+//   tv3s::Segmenter seg = tv3s::Segmenter::load("tv3s_b1.safetensors");  // stream mode
+//   for (each frame) {
+//     tv3s::Segmentation out = seg.segment({{rgb, width, height}});
+//     const uint8_t* labels = out.labels.data<uint8_t>();  // height × width class ids
+//   }
+//   seg.reset();  // the next frame starts a new video
+//
+// Modes:
+//   frame   the per-frame SegFormer path (a SegFormer or a TV3S file): no temporal context.
+//   stream  TV3S, one frame at a time; every Mamba layer and window carries its conv and
+//           SSM state to the next frame, so frame t sees frames 0..t of its video in memory
+//           that does not grow with the video (model-spec §8.2). Frame t's output equals
+//           the clip mode of a clip holding all frames 0..t.
+//   clip    the official evaluation (model-spec §8.1): frame i answers with the 4-frame
+//           clip [i−9, i−6, i−3, i] (special clips for i = 3…8) run from zero state;
+//           frames 0–2 with the SegFormer logits. Keeps the last 10 frames' features.
+// States start at zero at the first frame of every video; reset() starts a new video.
+// Several videos run as one batch: `videos` in the options, one frame of each per call.
+//
+// Sizes: with `resize` none the network sees each frame at its own size; with vspw or
+// cityscapes it sees the frame resized as the official test pipeline does (model-spec
+// §8.1), and the logits are resized back to the frame's size before the argmax. Frames
+// of one video must keep one size (the carried state is tied to the grid).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tv3s/tensor.h"
+
+namespace tv3s {
+
+class Tv3s;       // src/models/tv3s.h
+class Segformer;  // src/models/segformer.h
+class Weights;    // src/nn/weights.h
+struct ModelConfig;
+struct ModelFile;
+struct SegformerOutput;
+
+enum class SegmentMode { frame, stream, clip };
+// "frame" | "stream" | "clip"; throws an Error for anything else.
+SegmentMode parse_segment_mode(const std::string& name);
+const char* segment_mode_name(SegmentMode mode);
+
+// The frames of clip mode's clip for target frame i ≥ 3 (oldest first), model-spec §8.1.
+std::vector<int64_t> official_clip(int64_t i);
+
+// The official test-time resize (src/pipeline/official_resize.h has the rules).
+enum class TestResize { none, vspw, cityscapes };
+// "none" | "vspw" | "cityscapes"; throws an Error otherwise.
+TestResize parse_test_resize(const std::string& name);
+const char* test_resize_name(TestResize rule);
+
+// A frame as 8-bit RGB, row-major, 3 bytes per pixel, `stride` bytes from one row to the
+// next (0: width·3). The pixels are read during the call, not kept.
+struct RgbFrame {
+  const uint8_t* pixels = nullptr;
+  int width = 0, height = 0;
+  int64_t stride = 0;
+};
+
+struct SegmenterOptions {
+  std::optional<SegmentMode> mode;  // default: stream for a TV3S model, frame for SegFormer
+  Device device = Device::CPU;
+  int64_t videos = 1;               // videos segmented side by side (one batch)
+  TestResize resize = TestResize::none;
+};
+
+struct Segmentation {
+  Tensor labels;  // [V, H, W] u8 on the CPU: the class of every pixel, at the frame's size
+  Tensor logits;  // [V, H, W, K] f32 on the model's device (segment(frames, true) only)
+};
+
+class Segmenter {
+ public:
+  // Loads a tv3s model file (.safetensors from `tv3s convert`). stream and clip need a
+  // TV3S model. Throws an Error "<path>: <problem>".
+  static Segmenter load(const std::string& path, const SegmenterOptions& options = {});
+  // From a model file already read (`what` names it in errors).
+  static Segmenter from_file(ModelFile file, const SegmenterOptions& options,
+                             const std::string& what);
+  // stream for a TV3S model, frame for a SegFormer.
+  static SegmentMode default_mode(const ModelConfig& config);
+  // From models built in memory (src/models).
+  Segmenter(std::shared_ptr<const Tv3s> tv3s, SegmentMode mode, int64_t videos = 1);
+  explicit Segmenter(std::shared_ptr<const Segformer> segformer, int64_t videos = 1);
+  ~Segmenter();
+  Segmenter(Segmenter&&) noexcept;
+  Segmenter& operator=(Segmenter&&) noexcept;
+
+  // The next frame of each video (frames.size() == videos(), all of one size): labels at
+  // the frame size, and the logits too when `want_logits`.
+  Segmentation segment(const std::vector<RgbFrame>& frames, bool want_logits = false);
+
+  // The tensor-level step under segment(): frames [V, H, W, 3] normalised RGB (mmseg's
+  // mean/std, any device) already at the network input size. Returns logits [V, H, W, K]
+  // on the model's device, or with resize_to_input false the head's logits at the c1
+  // size [V, h, w, K] (before the official resizes).
+  Tensor push(const Tensor& frames, bool resize_to_input = true);
+
+  // Starts video v anew (every video when v < 0).
+  void reset(int64_t video = -1);
+
+  SegmentMode mode() const { return mode_; }
+  TestResize resize() const { return resize_; }
+  void set_resize(TestResize rule);  // only between videos: every frame index must be 0
+  int64_t videos() const { return int64_t(frame_index_.size()); }
+  int64_t frame_index(int64_t video) const { return frame_index_.at(size_t(video)); }
+  // What is carried between frames: the decoder state (stream) or the kept frame
+  // features (clip), in bytes.
+  size_t state_bytes() const;
+  const ModelConfig& config() const;
+  int64_t num_classes() const;
+  const Weights& weights() const;
+  Device device() const;
+
+ private:
+  struct State;  // the carried state of stream and clip mode
+  Tensor push_clip(const SegformerOutput& frame);
+
+  SegmentMode mode_;
+  TestResize resize_ = TestResize::none;
+  std::shared_ptr<const Tv3s> tv3s_;
+  std::shared_ptr<const Segformer> segformer_;  // the per-frame path (also inside tv3s_)
+  std::vector<int64_t> frame_index_;            // frames seen per video since its reset
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace tv3s
