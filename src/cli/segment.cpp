@@ -1,31 +1,38 @@
-// `tv3s segment MODEL INPUT... [--mode stream|clip|frame]`: label maps (and logits) for
-// the frames of videos.
+// `tv3s segment MODEL INPUT...`: label maps, colour overlays, logits and an overlay video
+// for the frames of videos.
 //
-// Each INPUT is a folder (one video: its PNG/JPEG frames in natural order) or an image
-// file (consecutive files on the command line form one video, in the order given). Frames
-// are decoded at their own size (no resize), normalised as the official test pipeline
-// does, and pushed through a Segmenter (src/pipeline/segmenter.h) one frame at a time:
-//   stream (default for TV3S)  the Mamba state carried from frame to frame
-//   clip                       the official 4-frame clips, frames 0–2 per-frame
-//   frame (default for SegFormer) the per-frame SegFormer path
-// For each frame `<stem>.png` (label map, grey values = class ids) goes to -o DIR and, with
-// --save-logits DIR, `<stem>.npy` (float32 [K, H, W] at the input size, the values the
-// official EncoderDecoder returns before argmax). With several videos each gets a
-// subfolder named after its folder.
+// Inputs (src/io/video_source.h): frame folders, VSPW video folders (origin/), image
+// files, Y4M streams from a file or stdin. Every frame goes through a Segmenter
+// (include/tv3s/segmenter.h) in its mode — stream (default for TV3S), clip (the official
+// 4-frame clips) or frame (per-frame SegFormer) — at its own size or, with --resize, at
+// the official test size with the outputs resized back. Outputs per frame `<stem>`:
+//   -o DIR            <stem>.png, an indexed PNG: pixel value = class id, palette colours
+//                     (the official result_submission format)
+//   --overlay DIR     <stem>.png, the frame with the class colours blended in (--alpha)
+//   --save-logits DIR <stem>.npy, float32 [K, H, W] at the frame size
+//   --y4m-out FILE|-  the overlays as one Y4M stream (stdout for `| ffmpeg -i - out.mp4`)
+// With several videos each gets a subfolder named after it. Files are written atomically.
+// Progress goes to stderr on a terminal; --json writes a summary (frames, FPS, memory).
 #include <omp.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
-#include <chrono>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
-#include <set>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "src/cli/args.h"
 #include "src/cli/commands.h"
-#include "src/io/frame_list.h"
-#include "src/io/image.h"
-#include "src/pipeline/preprocess.h"
+#include "src/cli/progress.h"
+#include "src/data/classes.h"
+#include "src/io/atomic_file.h"
+#include "src/io/overlay.h"
+#include "src/io/video_source.h"
 #include "src/pipeline/segmenter.h"
 #include "tv3s/tv3s.hpp"
 
@@ -33,159 +40,287 @@ namespace tv3s::cli {
 namespace {
 
 const char* kUsage =
-    "usage: tv3s segment MODEL.safetensors INPUT... [--mode stream|clip|frame] [-o DIR]\n"
-    "                    [--save-logits DIR] [--device cpu|cuda] [--threads N] [--quiet]\n"
-    "  INPUT             a folder of PNG/JPEG frames (one video, natural sort order), or\n"
-    "                    image files (consecutive files form one video, in the order given)\n"
-    "  --mode stream     TV3S, one frame at a time, state carried over the whole video\n"
-    "                    (default for a TV3S model)\n"
-    "  --mode clip       TV3S, the official evaluation: 4-frame clips [i-9, i-6, i-3, i]\n"
-    "  --mode frame      the per-frame SegFormer path (default for a SegFormer model)\n"
-    "  -o, --out DIR     label maps <stem>.png (default: the --save-logits folder)\n"
-    "  --save-logits DIR float32 logits <stem>.npy [K, H, W] at the input resolution\n"
-    "  --device D        cpu (default) or cuda\n"
-    "  --threads N       OpenMP threads for the CPU\n"
-    "  --quiet           no per-frame lines\n";
+    "usage: tv3s segment MODEL.safetensors INPUT... [options]\n"
+    "  INPUT               a folder of PNG/JPEG frames (natural order), a VSPW video folder\n"
+    "                      (frames in origin/), image files (consecutive files = one video),\n"
+    "                      a .y4m file, or - for a YUV4MPEG2 stream on stdin:\n"
+    "                        ffmpeg -i in.mp4 -f yuv4mpegpipe - | tv3s segment MODEL - -o out\n"
+    "outputs (at least one):\n"
+    "  -o, --out DIR       label maps <frame>.png (indexed PNG: value = class id)\n"
+    "  --overlay DIR       colour overlays <frame>.png\n"
+    "  --save-logits DIR   float32 logits <frame>.npy [K, H, W]\n"
+    "  --y4m-out FILE|-    the overlays as a Y4M stream (- = stdout):\n"
+    "                        ... --y4m-out - | ffmpeg -f yuv4mpegpipe -i - overlay.mp4\n"
+    "options:\n"
+    "  --mode M            stream (TV3S default: state carried over the video), clip (the\n"
+    "                      official 4-frame clips) or frame (per-frame SegFormer)\n"
+    "  --resize R          none (default), vspw or cityscapes: the network sees the frame\n"
+    "                      resized as the official test pipeline does; outputs keep the\n"
+    "                      frame's size\n"
+    "  --alpha A           overlay opacity 0..1 (default 0.5)\n"
+    "  --palette P         vspw, cityscapes or a classes.json (default: the model's classes)\n"
+    "  --yuv-matrix M      auto (BT.601 below 720 lines, else BT.709), 601, 709 or 2020\n"
+    "  --yuv-range R       auto (the stream's XCOLORRANGE, else limited), limited or full\n"
+    "  --json FILE|-       summary as JSON: frames, FPS, latency, peak memory\n"
+    "  --device D          cpu (default) or cuda\n"
+    "  --threads N         OpenMP threads for the CPU\n"
+    "  --quiet             no progress bar, no summary line\n";
 
 namespace fs = std::filesystem;
 
-void make_dir(const std::string& dir) {
+struct Options {
+  std::vector<std::string> inputs;
+  std::string model, mode, out_dir, overlay_dir, logits_dir, y4m_out, json, palette;
+  std::string device = "cpu", resize = "none", yuv_matrix = "auto", yuv_range = "auto";
+  float alpha = 0.5f;
+  bool quiet = false;
+};
+
+Options parse(int argc, char** argv) {
+  Args args(argc, argv);
+  Options o;
+  std::vector<std::string> positional;
+  while (!args.done()) {
+    const std::string a = args.next();
+    if (a == "--mode") o.mode = args.value(a);
+    else if (a == "-o" || a == "--out") o.out_dir = args.value(a);
+    else if (a == "--overlay") o.overlay_dir = args.value(a);
+    else if (a == "--save-logits") o.logits_dir = args.value(a);
+    else if (a == "--y4m-out") o.y4m_out = args.value(a);
+    else if (a == "--json") o.json = args.value(a);
+    else if (a == "--palette") o.palette = args.value(a);
+    else if (a == "--resize") o.resize = args.value(a);
+    else if (a == "--yuv-matrix") o.yuv_matrix = args.value(a);
+    else if (a == "--yuv-range") o.yuv_range = args.value(a);
+    else if (a == "--device") o.device = args.value(a);
+    else if (a == "--threads") omp_set_num_threads(int(args.integer(a, 1, 1024)));
+    else if (a == "--quiet") o.quiet = true;
+    else if (a == "--alpha") {
+      const std::string v = args.value(a);
+      char* end = nullptr;
+      o.alpha = std::strtof(v.c_str(), &end);
+      if (v.empty() || *end || !(o.alpha >= 0.0f && o.alpha <= 1.0f))
+        throw UsageError{"--alpha '" + v + "' is not a number in 0..1"};
+    } else if (a != "-" && a.size() > 1 && a[0] == '-') {
+      throw UsageError{"unknown option '" + a + "'"};
+    } else {
+      positional.push_back(a);
+    }
+  }
+  if (positional.size() < 2) throw UsageError{"needs a model file and at least one input"};
+  o.model = positional[0];
+  o.inputs.assign(positional.begin() + 1, positional.end());
+  if (!o.mode.empty() && o.mode != "frame" && o.mode != "stream" && o.mode != "clip")
+    throw UsageError{"unknown --mode '" + o.mode + "' (stream, clip or frame)"};
+  if (o.device != "cpu" && o.device != "cuda")
+    throw UsageError{"unknown --device '" + o.device + "' (cpu or cuda)"};
+  if (o.resize != "none" && o.resize != "vspw" && o.resize != "cityscapes")
+    throw UsageError{"unknown --resize '" + o.resize + "' (none, vspw or cityscapes)"};
+  try {
+    io::parse_yuv_matrix(o.yuv_matrix), io::parse_yuv_range(o.yuv_range);
+  } catch (const Error& e) {
+    throw UsageError{e.what()};
+  }
+  if (o.out_dir.empty() && o.overlay_dir.empty() && o.logits_dir.empty() && o.y4m_out.empty())
+    throw UsageError{"nothing to write: give -o DIR, --overlay DIR, --save-logits DIR and/or --y4m-out"};
+  if (o.y4m_out == "-" && o.json == "-")
+    throw UsageError{"--y4m-out - and --json - would both write to stdout"};
+  return o;
+}
+
+// One output folder per kind (and per video when there are several), made before the
+// first frame so an unwritable place fails before any work.
+std::string output_dir(const std::string& root, const io::VideoInput& video, size_t videos) {
+  if (root.empty()) return "";
+  const std::string dir = videos == 1 ? root : (fs::path(root) / video.name).string();
   std::error_code ec;
   fs::create_directories(dir, ec);
   TV3S_CHECK(!ec && fs::is_directory(dir), dir, ": cannot create the output folder (",
              ec ? ec.message() : "not a folder", ")");
+  return dir;
 }
 
-struct Video {
-  std::string name;                 // output subfolder when there are several videos
-  std::vector<std::string> frames;  // image paths in order
+int64_t max_rss_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return int64_t(usage.ru_maxrss) * 1024;
+}
+
+// The overlay stream, opened at the first frame (the stream's size is that frame's). A
+// file is written as <path>.partial and renamed when the run succeeds; stdout is a pipe.
+class Y4mOutput {
+ public:
+  explicit Y4mOutput(std::string path) : path_(std::move(path)) {}
+  ~Y4mOutput() {
+    if (file_ && file_ != stdout) {
+      std::fclose(file_);
+      std::remove(partial().c_str());  // not finished: a failed run leaves nothing
+    }
+  }
+
+  void write(const io::Image& frame, const io::FrameReader& reader, io::YuvMatrix matrix,
+             io::YuvRange range) {
+    if (!writer_) {
+      file_ = path_ == "-" ? stdout : std::fopen(partial().c_str(), "wb");
+      TV3S_CHECK(file_ != nullptr, path_, ": cannot create the output stream (",
+                 std::strerror(errno), ")");
+      // The input stream's colours when there is one, else the usual choice by height.
+      if (const io::Y4mReader* in = reader.stream()) matrix = in->matrix(), range = in->range();
+      if (matrix == io::YuvMatrix::automatic)
+        matrix = frame.height >= 720 ? io::YuvMatrix::bt709 : io::YuvMatrix::bt601;
+      if (range == io::YuvRange::automatic) range = io::YuvRange::limited;
+      writer_ = std::make_unique<io::Y4mWriter>(file_, path_ == "-" ? "<stdout>" : path_, frame.width,
+                                                frame.height, reader.fps_num(), reader.fps_den(),
+                                                io::Chroma::c420, matrix, range);
+      width_ = frame.width, height_ = frame.height;
+    }
+    TV3S_CHECK(frame.width == width_ && frame.height == height_, path_, ": a Y4M stream has one "
+               "frame size; this video is ", frame.width, "×", frame.height, ", the stream ", width_,
+               "×", height_);
+    writer_->write(frame);
+  }
+
+  void finish() {
+    if (!file_) return;
+    if (file_ == stdout) {
+      TV3S_CHECK(std::fflush(stdout) == 0, "<stdout>: write failed (", std::strerror(errno), ")");
+      return;
+    }
+    const bool ok = std::fflush(file_) == 0 && fsync(fileno(file_)) == 0;
+    std::fclose(file_);
+    file_ = nullptr;
+    TV3S_CHECK(ok && std::rename(partial().c_str(), path_.c_str()) == 0, path_,
+               ": cannot finish the output stream (", std::strerror(errno), ")");
+  }
+
+ private:
+  std::string partial() const { return path_ + ".partial"; }
+  std::string path_;
+  std::FILE* file_ = nullptr;
+  std::unique_ptr<io::Y4mWriter> writer_;
+  int width_ = 0, height_ = 0;
 };
-
-// Folders are videos; runs of consecutive image files are videos too.
-std::vector<Video> collect_videos(const std::vector<std::string>& inputs) {
-  std::vector<Video> videos;
-  bool in_file_run = false;
-  for (const std::string& input : inputs) {
-    if (fs::is_directory(input)) {
-      std::string name = fs::path(input).lexically_normal().filename().string();
-      if (name.empty()) name = fs::path(input).lexically_normal().parent_path().filename().string();
-      videos.push_back({name, io::list_frames(input)});
-      in_file_run = false;
-    } else {
-      if (!in_file_run) videos.push_back({"images" + std::to_string(videos.size()), {}});
-      videos.back().frames.push_back(input);
-      in_file_run = true;
-    }
-  }
-  std::set<std::string> names;
-  for (const Video& v : videos) {
-    TV3S_CHECK(videos.size() == 1 || names.insert(v.name).second, v.name,
-               ": two input videos have this name (their outputs would share a folder)");
-    std::set<std::string> stems;
-    for (const std::string& f : v.frames) {
-      const std::string stem = fs::path(f).stem().string();
-      TV3S_CHECK(stems.insert(stem).second, f, ": another frame of the video has the same name '",
-                 stem, "' (outputs would overwrite each other)");
-    }
-  }
-  return videos;
-}
 
 }  // namespace
 
 int run_segment(int argc, char** argv) {
-  Args args(argc, argv);
-  std::vector<std::string> positional;
-  std::string mode_name, out_dir, logits_dir, device_name = "cpu";
-  bool quiet = false;
+  Options o;
   try {
-    while (!args.done()) {
-      const std::string a = args.next();
-      if (a == "--help" || a == "-h") {
+    for (int i = 0; i < argc; ++i) {
+      if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
         std::fputs(kUsage, stdout);
         return 0;
-      } else if (a == "--mode") {
-        mode_name = args.value(a);
-      } else if (a == "-o" || a == "--out") {
-        out_dir = args.value(a);
-      } else if (a == "--save-logits") {
-        logits_dir = args.value(a);
-      } else if (a == "--device") {
-        device_name = args.value(a);
-      } else if (a == "--threads") {
-        omp_set_num_threads(int(args.integer(a, 1, 1024)));
-      } else if (a == "--quiet") {
-        quiet = true;
-      } else if (a.size() > 1 && a[0] == '-') {
-        throw UsageError{"unknown option '" + a + "'"};
-      } else {
-        positional.push_back(a);
       }
     }
-    if (positional.size() < 2) throw UsageError{"needs a model file and at least one input"};
-    if (!mode_name.empty() && mode_name != "frame" && mode_name != "stream" && mode_name != "clip")
-      throw UsageError{"unknown --mode '" + mode_name + "' (stream, clip or frame)"};
-    if (device_name != "cpu" && device_name != "cuda")
-      throw UsageError{"unknown --device '" + device_name + "' (cpu or cuda)"};
-    if (out_dir.empty()) out_dir = logits_dir;
-    if (out_dir.empty()) throw UsageError{"nothing to write: give -o DIR and/or --save-logits DIR"};
+    o = parse(argc, argv);
   } catch (const UsageError& e) {
     std::fprintf(stderr, "tv3s segment: %s (see tv3s segment --help)\n", e.message.c_str());
     return 2;
   }
 
-  const Device device = device_name == "cuda" ? Device::CUDA : Device::CPU;
+  const Device device = o.device == "cuda" ? Device::CUDA : Device::CPU;
   TV3S_CHECK(device == Device::CPU || cuda_available(), "--device cuda: no usable CUDA GPU");
-  const std::vector<Video> videos =
-      collect_videos(std::vector<std::string>(positional.begin() + 1, positional.end()));
-  NoGradGuard no_grad;
-  const std::string& model_path = positional[0];
-  ModelFile file = load_model_file(model_path, device);
-  const SegmentMode mode =
-      mode_name.empty() ? Segmenter::default_mode(file.config) : parse_segment_mode(mode_name);
-  Segmenter segmenter = Segmenter::from_file(std::move(file), {mode, device}, model_path);
+  const io::YuvMatrix matrix = io::parse_yuv_matrix(o.yuv_matrix);
+  const io::YuvRange range = io::parse_yuv_range(o.yuv_range);
+  // Inputs first — folders listed and their frame headers checked, stream headers read —
+  // so that a bad input fails before the model is loaded or an output folder is made.
+  const std::vector<io::VideoInput> videos = io::collect_videos(o.inputs);
+  std::vector<std::unique_ptr<io::FrameReader>> readers;
+  for (const io::VideoInput& v : videos) readers.push_back(std::make_unique<io::FrameReader>(v, matrix, range));
 
-  int64_t frames = 0;
-  double total_ms = 0;
-  reset_peak_memory(device);
-  for (const Video& video : videos) {
-    const fs::path out = videos.size() == 1 ? fs::path(out_dir) : fs::path(out_dir) / video.name;
-    const fs::path logits_out =
-        logits_dir.empty() ? fs::path() : videos.size() == 1 ? fs::path(logits_dir) : fs::path(logits_dir) / video.name;
-    make_dir(out.string());
-    if (!logits_out.empty()) make_dir(logits_out.string());
-    segmenter.reset();
-    int width = 0, height = 0;
-    for (const std::string& path : video.frames) {
-      const auto t0 = std::chrono::steady_clock::now();
-      const io::Image image = io::read_image(path);
-      TV3S_CHECK(segmenter.frame_index(0) == 0 || (image.width == width && image.height == height),
-                 path, ": frame is ", image.width, "×", image.height, ", the video's first frame ",
-                 width, "×", height, " (frames of one video must share a size)");
-      width = image.width, height = image.height;
-      const Tensor logits = segmenter.push(normalize_image(image, device));  // [1, H, W, K]
-      const Tensor labels = argmax(logits, -1).reshape(Shape{height, width});
-      const std::string stem = fs::path(path).stem().string();
-      io::write_label_png((out / (stem + ".png")).string(), labels.cpu());
-      if (!logits_out.empty())
-        io::write_npy((logits_out / (stem + ".npy")).string(),
-                      permute(logits.reshape(Shape{height, width, logits.size(-1)}), {2, 0, 1}));
-      if (device == Device::CUDA) cuda_synchronize();
-      const double ms =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-      total_ms += ms;
-      ++frames;
-      if (!quiet)
-        std::printf("%s: %d×%d, %s frame %lld, %.1f ms\n", path.c_str(), width, height,
-                    segment_mode_name(mode), (long long)segmenter.frame_index(0) - 1, ms);
+  NoGradGuard no_grad;
+  ModelFile file = load_model_file(o.model, device);
+  SegmenterOptions options;
+  if (!o.mode.empty()) options.mode = parse_segment_mode(o.mode);
+  options.device = device;
+  options.resize = parse_test_resize(o.resize);
+  const data::ClassTable classes = o.palette.empty()
+                                       ? data::classes_of(file.config)
+                                       : data::class_table_by_name(o.palette, file.config.num_classes);
+  const io::Palette palette(classes.palette.begin(), classes.palette.begin() + file.config.num_classes);
+  Segmenter segmenter = Segmenter::from_file(std::move(file), options, o.model);
+
+  struct Dirs {
+    std::string labels, overlays, logits;
+  };
+  std::vector<Dirs> dirs;
+  for (const io::VideoInput& v : videos)
+    dirs.push_back({output_dir(o.out_dir, v, videos.size()), output_dir(o.overlay_dir, v, videos.size()),
+                    output_dir(o.logits_dir, v, videos.size())});
+  Y4mOutput y4m(o.y4m_out);
+
+  int64_t total = 0;  // frames to do, or −1 when a stream is among the inputs
+  for (const io::VideoInput& v : videos) {
+    if (!v.stream.empty()) {
+      total = -1;
+      break;
     }
+    total += int64_t(v.frames.size());
   }
-  if (!quiet)
-    std::printf("tv3s segment: %lld frames, %.1f ms per frame (%.2f FPS), carried state %.2f MiB, "
-                "peak tensor memory %.1f MiB\n",
-                (long long)frames, total_ms / double(frames), 1000.0 * double(frames) / total_ms,
-                double(segmenter.state_bytes()) / 1048576.0,
-                double(memory_stats(device).peak_bytes) / 1048576.0);
+  Progress progress(total, "frames", !o.quiet);
+  reset_peak_memory(device);
+  int64_t frames = 0;
+  for (size_t vi = 0; vi < videos.size(); ++vi) {
+    const io::VideoInput& video = videos[vi];
+    io::FrameReader& reader = *readers[vi];
+    segmenter.reset();
+    io::Image image;
+    std::string stem;
+    int width = 0, height = 0;
+    while (reader.next(image, stem)) {
+      // Frames of a folder were checked up front; a stream's size is fixed by its header.
+      if (segmenter.frame_index(0) == 0) width = image.width, height = image.height;
+      TV3S_CHECK(image.width == width && image.height == height, video.name, ": frame ", stem,
+                 " is ", image.width, "×", image.height, ", the video's first frame ", width, "×",
+                 height);
+      const bool want_logits = !dirs[vi].logits.empty();
+      const Segmentation out =
+          segmenter.segment({RgbFrame{image.rgb.data(), image.width, image.height}}, want_logits);
+      const Tensor labels = out.labels.reshape(Shape{height, width});
+      if (!dirs[vi].labels.empty())
+        io::write_label_png((fs::path(dirs[vi].labels) / (stem + ".png")).string(), labels, palette);
+      if (!dirs[vi].overlays.empty() || !o.y4m_out.empty()) {
+        const io::Image overlay = io::blend_overlay(image, labels.data<uint8_t>(), palette, o.alpha);
+        if (!dirs[vi].overlays.empty())
+          io::write_png((fs::path(dirs[vi].overlays) / (stem + ".png")).string(), overlay);
+        if (!o.y4m_out.empty()) y4m.write(overlay, reader, matrix, range);
+      }
+      if (want_logits)
+        io::write_npy((fs::path(dirs[vi].logits) / (stem + ".npy")).string(),
+                      permute(out.logits.reshape(Shape{height, width, out.logits.size(-1)}), {2, 0, 1}));
+      ++frames;
+      progress.step();
+    }
+    TV3S_CHECK(segmenter.frame_index(0) > 0, video.stream == "-" ? "<stdin>" : video.stream,
+               ": the stream holds no frames");
+  }
+  if (device == Device::CUDA) cuda_synchronize();
+  y4m.finish();
+  const double seconds = progress.seconds();
+  progress.finish();
+
+  nlohmann::json summary = {
+      {"frames", frames},
+      {"videos", int64_t(videos.size())},
+      {"seconds", seconds},
+      {"fps", seconds > 0 ? double(frames) / seconds : 0.0},
+      {"ms_per_frame", frames > 0 ? 1000.0 * seconds / double(frames) : 0.0},
+      {"mode", segment_mode_name(segmenter.mode())},
+      {"resize", test_resize_name(segmenter.resize())},
+      {"device", o.device},
+      {"threads", device == Device::CPU ? omp_get_max_threads() : 0},
+      {"state_bytes", int64_t(segmenter.state_bytes())},
+      {"peak_tensor_bytes", int64_t(memory_stats(device).peak_bytes)},
+      {"max_rss_bytes", max_rss_bytes()},
+  };
+  if (o.json == "-") std::printf("%s\n", summary.dump(2).c_str());
+  else if (!o.json.empty()) io::write_file_atomic(o.json, summary.dump(2) + "\n");
+  if (!o.quiet)
+    std::fprintf(stderr, "tv3s segment: %lld frames in %.1f s (%.2f FPS, %s mode), carried state "
+                 "%.2f MiB, peak tensor memory %.1f MiB\n",
+                 (long long)frames, seconds, summary["fps"].get<double>(),
+                 segment_mode_name(segmenter.mode()), double(segmenter.state_bytes()) / 1048576.0,
+                 double(memory_stats(device).peak_bytes) / 1048576.0);
   return 0;
 }
 

@@ -114,6 +114,32 @@ Image read_image(const std::string& path) {
   return image;
 }
 
+ImageSize2D read_image_size(const std::string& path) {
+  InputFile file = open_input_file(path);
+  if (file.size > kMaxImageFileBytes)
+    fail(str(path, ": file is ", file.size, " bytes, more than the 1 GiB limit for an image"));
+  // stb reads the header through callbacks: only the bytes up to the size fields.
+  stbi_io_callbacks io;
+  io.read = [](void* user, char* data, int size) -> int {
+    auto& in = *static_cast<std::ifstream*>(user);
+    in.read(data, size);
+    return int(in.gcount());
+  };
+  io.skip = [](void* user, int n) { static_cast<std::ifstream*>(user)->seekg(n, std::ios::cur); };
+  io.eof = [](void* user) -> int { return static_cast<std::ifstream*>(user)->peek() == EOF; };
+  char magic[8] = {};
+  file.stream.read(magic, 8);
+  const Format format = sniff(std::string(magic, size_t(file.stream.gcount())));
+  if (format == Format::unknown) fail(str(path, ": not a PNG or JPEG file"));
+  file.stream.clear();
+  file.stream.seekg(0);
+  int width = 0, height = 0, channels = 0;
+  if (!stbi_info_from_callbacks(&io, &file.stream, &width, &height, &channels))
+    fail(str(path, ": corrupt or truncated ", format == Format::png ? "PNG" : "JPEG", " header"));
+  check_pixels(path, width, height);
+  return {width, height};
+}
+
 void write_png(const std::string& path, const Image& image) {
   check_pixels(path, image.width, image.height);
   const size_t expected = size_t(image.width) * size_t(image.height) * 3;

@@ -20,6 +20,14 @@ struct Image {
 // non-image file, or one of more than 2^28 pixels.
 Image read_image(const std::string& path);
 
+// The size of a PNG or JPEG from its header alone (nothing decoded), with the same checks
+// and messages as read_image for what the header shows. For checking a folder of frames
+// before the first output is written.
+struct ImageSize2D {
+  int width = 0, height = 0;
+};
+ImageSize2D read_image_size(const std::string& path);
+
 using Palette = std::vector<std::array<uint8_t, 3>>;
 
 // A label map [H, W] (u8 or i32 values 0..255) as an 8-bit PNG whose pixel values are the
