@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -59,7 +60,8 @@ const char* kUsage =
     "                      frame's size\n"
     "  --alpha A           overlay opacity 0..1 (default 0.5)\n"
     "  --palette P         vspw, cityscapes or a classes.json (default: the model's classes)\n"
-    "  --yuv-matrix M      auto (BT.601 below 720 lines, else BT.709), 601, 709 or 2020\n"
+    "  --yuv-matrix M      auto (BT.709 for HD sizes, else BT.601, as players guess), 601,\n"
+    "                      709 or 2020\n"
     "  --yuv-range R       auto (the stream's XCOLORRANGE, else limited), limited or full\n"
     "  --json FILE|-       summary as JSON: frames, FPS, latency, peak memory\n"
     "  --device D          cpu (default) or cuda\n"
@@ -166,8 +168,7 @@ class Y4mOutput {
                  std::strerror(errno), ")");
       // The input stream's colours when there is one, else the usual choice by height.
       if (const io::Y4mReader* in = reader.stream()) matrix = in->matrix(), range = in->range();
-      if (matrix == io::YuvMatrix::automatic)
-        matrix = frame.height >= 720 ? io::YuvMatrix::bt709 : io::YuvMatrix::bt601;
+      if (matrix == io::YuvMatrix::automatic) matrix = io::automatic_yuv_matrix(frame.width, frame.height);
       if (range == io::YuvRange::automatic) range = io::YuvRange::limited;
       writer_ = std::make_unique<io::Y4mWriter>(file_, path_ == "-" ? "<stdout>" : path_, frame.width,
                                                 frame.height, reader.fps_num(), reader.fps_den(),
@@ -218,6 +219,8 @@ int run_segment(int argc, char** argv) {
     return 2;
   }
 
+  // A closed pipe (ffmpeg gone) must be a write error with a message, not a silent kill.
+  if (o.y4m_out == "-") std::signal(SIGPIPE, SIG_IGN);
   const Device device = o.device == "cuda" ? Device::CUDA : Device::CPU;
   TV3S_CHECK(device == Device::CPU || cuda_available(), "--device cuda: no usable CUDA GPU");
   const io::YuvMatrix matrix = io::parse_yuv_matrix(o.yuv_matrix);

@@ -54,7 +54,9 @@ std::vector<VideoInput> collect_videos(const std::vector<std::string>& inputs) {
       in_file_run = false;
     } else {
       TV3S_CHECK(fs::exists(input, ec), input, ": no such file or folder");
-      if (is_y4m_file(input)) {
+      // A pipe (/dev/stdin, a FIFO, <(ffmpeg ...)) cannot be peeked at without taking its
+      // bytes: anything that is not a regular file is read as a stream.
+      if (!fs::is_regular_file(input, ec) || is_y4m_file(input)) {
         videos.push_back({fs::path(input).stem().string(), {}, input});
         in_file_run = false;
         continue;

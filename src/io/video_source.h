@@ -3,7 +3,8 @@
 //   DIR              a folder of PNG/JPEG frames, natural order (frame2 before frame10)
 //   DIR/ with origin/  a VSPW video folder: the frames are DIR/origin/*, the video is DIR
 //   a.png b.jpg ...  image files; consecutive files on the command line form one video
-//   x.y4m            a YUV4MPEG2 stream (recognised by its first bytes, not its name)
+//   x.y4m            a YUV4MPEG2 stream (recognised by its first bytes, not its name; a
+//                    pipe or FIFO is always read as one)
 //   -                a YUV4MPEG2 stream on stdin (`ffmpeg ... -f yuv4mpegpipe - | tv3s ...`)
 //
 // Frames of files and folders are checked up front (headers only): one size per video,
