@@ -47,7 +47,8 @@ const char* kUsage =
     "                      a .y4m file, or - for a YUV4MPEG2 stream on stdin:\n"
     "                        ffmpeg -i in.mp4 -f yuv4mpegpipe - | tv3s segment MODEL - -o out\n"
     "outputs (at least one):\n"
-    "  -o, --out DIR       label maps <frame>.png (indexed PNG: value = class id)\n"
+    "  -o, --out DIR       label maps <frame>.png (indexed PNG: value = class id); default:\n"
+    "                      the --save-logits folder\n"
     "  --overlay DIR       colour overlays <frame>.png\n"
     "  --save-logits DIR   float32 logits <frame>.npy [K, H, W]\n"
     "  --y4m-out FILE|-    the overlays as a Y4M stream (- = stdout):\n"
@@ -123,7 +124,8 @@ Options parse(int argc, char** argv) {
   } catch (const Error& e) {
     throw UsageError{e.what()};
   }
-  if (o.out_dir.empty() && o.overlay_dir.empty() && o.logits_dir.empty() && o.y4m_out.empty())
+  if (o.out_dir.empty()) o.out_dir = o.logits_dir;  // label maps beside the logits
+  if (o.out_dir.empty() && o.overlay_dir.empty() && o.y4m_out.empty())
     throw UsageError{"nothing to write: give -o DIR, --overlay DIR, --save-logits DIR and/or --y4m-out"};
   if (o.y4m_out == "-" && o.json == "-")
     throw UsageError{"--y4m-out - and --json - would both write to stdout"};

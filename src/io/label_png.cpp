@@ -8,11 +8,13 @@
 // one IDAT with every scanline filtered "None" (label maps are flat regions: deflate's
 // run-length matching does the work a filter would), IEND.
 //
-// Reading accepts what PIL opens in "L" or "P" mode at 8 bits per pixel or fewer:
+// Reading accepts what PIL opens in "L", "P" (or "1") mode at 8 bits per pixel or fewer:
 // colour type 0 (grey, 1/2/4/8 bits) and 3 (indexed, 1/2/4/8 bits), non-interlaced, the
-// five standard filters. Every size comes from IHDR and is checked before anything is
-// allocated; the inflated size must be exactly what IHDR implies; chunk lengths are
-// checked against the file; CRCs are verified.
+// five standard filters, and returns the values np.array(Image.open(path)) holds (see
+// the unpacking at the end). Every size comes from IHDR and is checked before anything is
+// allocated; the inflated size must be exactly what IHDR implies and the deflate ratio
+// plausible; chunk lengths are checked against the file; CRCs and the zlib Adler-32 are
+// verified. Ancillary chunks (tRNS, gAMA, text, ...) and anything after IEND are ignored.
 #include <array>
 #include <cstring>
 
@@ -120,6 +122,52 @@ void write_label_png(const std::string& path, const Tensor& labels, const Palett
   write_file_atomic(path, png);
 }
 
+namespace {
+
+struct Header {
+  int width = 0, height = 0, depth = 0, colour = -1;
+};
+
+// IHDR, checked field by field before anything is allocated from it.
+Header parse_ihdr(const std::string& path, const uint8_t* data, uint32_t length) {
+  if (length != 13) fail(str(path, ": corrupt PNG (IHDR of ", length, " bytes)"));
+  const uint32_t w = get_u32(data), h = get_u32(data + 4);
+  if (w == 0 || h == 0 || uint64_t(w) * h > uint64_t(kMaxPixels))
+    fail(str(path, ": image is ", w, "x", h, " pixels: empty or more than the limit of ",
+             kMaxPixels));
+  Header header;
+  header.width = int(w), header.height = int(h), header.depth = data[8], header.colour = data[9];
+  const char* kind = header.colour == 2 ? "an RGB" : header.colour == 4 ? "a grey+alpha"
+                     : header.colour == 6 ? "an RGBA" : nullptr;
+  if (kind)
+    fail(str(path, ": is ", kind,
+             " PNG; a label map must be a greyscale or indexed (palette) PNG"));
+  if (header.colour != 0 && header.colour != 3)
+    fail(str(path, ": corrupt PNG (colour type ", header.colour, ")"));
+  if (header.depth == 16)
+    fail(str(path, ": 16-bit PNG; a label map must have at most 8 bits per pixel"));
+  if (header.depth != 1 && header.depth != 2 && header.depth != 4 && header.depth != 8)
+    fail(str(path, ": corrupt PNG (bit depth ", header.depth, ")"));
+  if (data[10] != 0 || data[11] != 0)
+    fail(str(path, ": corrupt PNG (unknown compression or filter method)"));
+  if (data[12] == 1) fail(str(path, ": interlaced PNG; re-save it without interlacing"));
+  if (data[12] != 0) fail(str(path, ": corrupt PNG (interlace method ", int(data[12]), ")"));
+  return header;
+}
+
+// Adler-32 (RFC 1950), the checksum that ends a zlib stream. stb_image does not verify
+// it, so a damaged stream that still inflates to the right size is caught here.
+uint32_t adler32(const uint8_t* data, size_t size) {
+  uint32_t a = 1, b = 0;
+  for (size_t i = 0; i < size; ++i) {
+    a = (a + data[i]) % 65521;
+    b = (b + a) % 65521;
+  }
+  return b << 16 | a;
+}
+
+}  // namespace
+
 LabelMap read_label_png(const std::string& path) {
   InputFile file = open_input_file(path);
   if (file.size > kMaxFileBytes)
@@ -128,15 +176,23 @@ LabelMap read_label_png(const std::string& path) {
   if (!file.stream.read(reinterpret_cast<char*>(bytes.data()), std::streamsize(file.size)))
     fail(str(path, ": read failed"));
   if (bytes.size() < 8 || std::memcmp(bytes.data(), kSignature, 8) != 0) {
+    if (!bytes.empty() && bytes.size() < 8 &&
+        std::memcmp(bytes.data(), kSignature, bytes.size()) == 0)
+      fail(str(path, ": truncated PNG (the file ends inside the signature)"));
     fail(str(path, bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8
                        ? ": is a JPEG; a label map must be a PNG (JPEG would alter the labels)"
                        : ": not a PNG file"));
   }
 
-  int width = 0, height = 0, depth = 0, colour = -1;
+  // The chunks: lengths checked against the file, CRCs verified, IHDR first and once,
+  // the IDAT contents concatenated (they form one zlib stream), IEND required.
+  Header header;
   std::vector<uint8_t> idat;
   bool ended = false;
   for (size_t pos = 8; !ended;) {
+    if (pos == bytes.size())
+      fail(str(path, pos == 8 ? ": truncated PNG (nothing after the signature)"
+                              : ": truncated PNG (no IEND chunk)"));
     if (bytes.size() - pos < 12) fail(str(path, ": truncated PNG (a chunk is cut off)"));
     const uint32_t length = get_u32(&bytes[pos]);
     if (length > bytes.size() - pos - 12)
@@ -148,39 +204,32 @@ LabelMap read_label_png(const std::string& path) {
     const std::string name(type, type + 4);
     if (pos == 8 && name != "IHDR") fail(str(path, ": corrupt PNG (the first chunk is not IHDR)"));
     if (name == "IHDR") {
-      if (length != 13) fail(str(path, ": corrupt PNG (IHDR of ", length, " bytes)"));
-      const uint32_t w = get_u32(data), h = get_u32(data + 4);
-      depth = data[8], colour = data[9];
-      if (w == 0 || h == 0 || uint64_t(w) * h > uint64_t(kMaxPixels))
-        fail(str(path, ": image is ", w, "x", h, " pixels: empty or more than the limit of ",
-                 kMaxPixels));
-      width = int(w), height = int(h);
-      if (colour != 0 && colour != 3) {
-        fail(str(path, ": is a ", colour == 2 ? "RGB" : colour == 6 ? "RGBA" : "grey+alpha",
-                 " PNG; a label map must be a greyscale or indexed (palette) PNG"));
-      }
-      if (depth != 1 && depth != 2 && depth != 4 && depth != 8)
-        fail(str(path, ": ", depth, "-bit PNG; a label map must have at most 8 bits per pixel"));
-      if (data[10] != 0 || data[11] != 0) fail(str(path, ": corrupt PNG (unknown compression or filter method)"));
-      if (data[12] != 0) fail(str(path, ": interlaced PNG; re-save it without interlacing"));
+      if (pos != 8) fail(str(path, ": corrupt PNG (a second IHDR chunk)"));
+      header = parse_ihdr(path, data, length);
     } else if (name == "IDAT") {
       idat.insert(idat.end(), data, data + length);
     } else if (name == "IEND") {
       ended = true;
     }
     pos += 12 + size_t(length);
-    if (!ended && pos == bytes.size()) fail(str(path, ": truncated PNG (no IEND chunk)"));
   }
   if (idat.empty()) fail(str(path, ": corrupt PNG (no image data)"));
 
-  const size_t stride = (size_t(width) * size_t(depth) + 7) / 8;  // bytes per scanline
+  // Inflate into exactly what IHDR implies: a filter byte and `stride` bytes per row.
+  // Deflate expands at most 1032:1 (a 258-byte match in 2 bits), so a claim beyond that
+  // is refused before the buffer is allocated.
+  const size_t stride = (size_t(header.width) * size_t(header.depth) + 7) / 8;
+  const size_t raw_size = size_t(header.height) * (stride + 1);
   std::vector<uint8_t> raw;
-  if (!zlib_decompress(idat.data(), idat.size(), size_t(height) * (stride + 1), raw))
+  if (raw_size / 1032 > idat.size() ||
+      !zlib_decompress(idat.data(), idat.size(), raw_size, raw) ||
+      idat.size() < 6 || adler32(raw.data(), raw.size()) != get_u32(&idat[idat.size() - 4]))
     fail(str(path, ": corrupt or truncated PNG image data"));
 
-  // Undo the filters in place, scanline by scanline (bpp = 1 byte for ≤ 8-bit single channel).
+  // Undo the filters in place, scanline by scanline (PNG spec §9.2; for 8 bits per pixel
+  // or fewer, "the byte to the left" is one byte back).
   std::vector<uint8_t> zero(stride, 0);
-  for (int y = 0; y < height; ++y) {
+  for (int y = 0; y < header.height; ++y) {
     uint8_t* row = &raw[size_t(y) * (stride + 1)];
     const uint8_t filter = row[0];
     uint8_t* cur = row + 1;
@@ -198,16 +247,20 @@ LabelMap read_label_png(const std::string& path) {
     }
   }
 
+  // Unpack the samples, most significant bits first. Values are what PIL's np.array gives:
+  // palette indices as they are; 8-bit and 1-bit grey as they are (PIL's mode "1" becomes
+  // False/True); 2- and 4-bit grey scaled to 0..255 (×85, ×17), as PIL decodes them in "L".
+  const int depth = header.depth, per_byte = 8 / depth, mask = (1 << depth) - 1;
+  const int grey_scale = header.colour == 0 && (depth == 2 || depth == 4) ? 255 / mask : 1;
   LabelMap map;
-  map.width = width, map.height = height;
-  map.values.resize(size_t(width) * size_t(height));
-  const int per_byte = 8 / depth, mask = (1 << depth) - 1;
-  for (int y = 0; y < height; ++y) {
+  map.width = header.width, map.height = header.height;
+  map.values.resize(size_t(map.width) * size_t(map.height));
+  for (int y = 0; y < map.height; ++y) {
     const uint8_t* cur = &raw[size_t(y) * (stride + 1) + 1];
-    uint8_t* out = &map.values[size_t(y) * size_t(width)];
-    for (int x = 0; x < width; ++x) {
+    uint8_t* out = &map.values[size_t(y) * size_t(map.width)];
+    for (int x = 0; x < map.width; ++x) {
       const int byte = cur[x / per_byte], shift = 8 - depth * (x % per_byte + 1);
-      out[x] = uint8_t((byte >> shift) & mask);
+      out[x] = uint8_t(((byte >> shift) & mask) * grey_scale);
     }
   }
   return map;

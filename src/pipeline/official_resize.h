@@ -22,13 +22,17 @@ struct ImageSize {
   int width = 0, height = 0;
 };
 // The network input size for a width×height frame under `rule` (the frame's size for none).
+// Throws an Error for a non-positive size, or a frame so elongated that a side would
+// round to 0.
 ImageSize test_input_size(TestResize rule, int width, int height);
 // The frame resized as the rule says (both passes for vspw).
 io::Image apply_test_resize(TestResize rule, const io::Image& image);
 
 // cv2.resize(src, (width, height), interpolation=cv2.INTER_LINEAR) on an 8-bit RGB image,
-// bit for bit: half-pixel centres, edge clamping, 11-bit fixed-point weights and OpenCV's
-// rounding (the scalar path of OpenCV's resize for CV_8U).
+// bit for bit (OpenCV 3.4 to 5.0): half-pixel centres, edge clamping, 11-bit fixed-point
+// weights and OpenCV's rounding; an exact halving of both sides takes OpenCV's INTER_AREA
+// fast path (2×2 means), the same size is a copy. Throws an Error for an empty image, a
+// non-positive target size or one over 2^28 pixels.
 io::Image resize_linear_u8(const io::Image& image, int width, int height);
 
 }  // namespace tv3s

@@ -48,22 +48,6 @@ std::vector<int64_t> official_clip(int64_t i) {
   return {i - 9, i - 6, i - 3, i};
 }
 
-TestResize parse_test_resize(const std::string& name) {
-  if (name == "none") return TestResize::none;
-  if (name == "vspw") return TestResize::vspw;
-  if (name == "cityscapes") return TestResize::cityscapes;
-  throw Error(str("unknown resize '", name, "' (none, vspw or cityscapes)"));
-}
-
-const char* test_resize_name(TestResize rule) {
-  switch (rule) {
-    case TestResize::none: return "none";
-    case TestResize::vspw: return "vspw";
-    case TestResize::cityscapes: return "cityscapes";
-  }
-  return "?";
-}
-
 SegmentMode Segmenter::default_mode(const ModelConfig& config) {
   return config.model == "tv3s" ? SegmentMode::stream : SegmentMode::frame;
 }

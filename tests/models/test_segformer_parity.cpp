@@ -121,13 +121,13 @@ TEST_CASE("segformer parity: `tv3s segment --mode frame` writes the reference lo
   const Tensor logits = io::read_npy(dir + "/out/b0_67x101.npy");
   const Tensor ref = io::read_npy(kData + "b0_67x101_full.npy");
   test::check_close(logits, ref, kTol, "segment --save-logits");
-  // The label map is the argmax of those logits, as grey values.
-  const io::Image labels = io::read_image(dir + "/out/b0_67x101.png");
+  // The label map is the argmax of those logits, as the values of an indexed PNG.
+  const io::LabelMap labels = io::read_label_png(dir + "/out/b0_67x101.png");
   REQUIRE(labels.width == 101);
   REQUIRE(labels.height == 67);
   const std::vector<int32_t> want = argmax(logits, 0).to_vector_i32();
   size_t same = 0;
-  for (size_t i = 0; i < want.size(); ++i) same += labels.rgb[3 * i] == want[i];
+  for (size_t i = 0; i < want.size(); ++i) same += labels.values[i] == want[i];
   CHECK(same == want.size());
 }
 
