@@ -67,8 +67,8 @@ Segmenter Segmenter::from_file(ModelFile file, const SegmenterOptions& options,
     if (file.config.model == "tv3s")
       return Segmenter(std::make_shared<const Tv3s>(file.config, std::move(file.weights)), mode,
                        options.videos);
-    TV3S_CHECK(mode == SegmentMode::frame, path, ": --mode ", segment_mode_name(mode),
-               " needs a TV3S model; this is a per-frame SegFormer (use --mode frame)");
+    TV3S_CHECK(mode == SegmentMode::frame, path, ": ", segment_mode_name(mode),
+               " mode needs a TV3S model; this is a per-frame SegFormer (frame mode only)");
     return Segmenter(std::make_shared<const Segformer>(file.config, std::move(file.weights)),
                      options.videos);
   }();

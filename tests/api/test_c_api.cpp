@@ -195,8 +195,8 @@ TEST_CASE("C API: creation errors — status, message, *out NULL, nothing thrown
   stream.mode = TV3S_MODE_STREAM;
   o = create_with(segformer_path.c_str(), &stream);
   CHECK(o.status == TV3S_MODEL_ERROR);
-  CHECK(o.message == segformer_path + ": --mode stream needs a TV3S model; this is a per-frame "
-                                      "SegFormer (use --mode frame)");
+  CHECK(o.message == segformer_path + ": stream mode needs a TV3S model; this is a per-frame "
+                                      "SegFormer (frame mode only)");
   CHECK(seg == nullptr);
 
   struct BadOption {
