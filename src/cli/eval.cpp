@@ -41,6 +41,7 @@
 
 #include "src/cli/args.h"
 #include "src/cli/commands.h"
+#include "src/cli/progress.h"
 #include "src/data/eval_dataset.h"
 #include "src/eval/metrics.h"
 #include "src/eval/report.h"
@@ -187,34 +188,6 @@ struct Run {
   double seconds = 0;
 };
 
-// Progress on stderr when it is a terminal: frames done/total, FPS, ETA.
-class Progress {
- public:
-  Progress(int64_t total, bool quiet) : total_(total), on_(!quiet && isatty(fileno(stderr))) {}
-  void update(int64_t done) {
-    if (!on_) return;
-    const double s = seconds();
-    if (done < total_ && s - last_ < 0.5) return;
-    last_ = s;
-    const double fps = s > 0 ? double(done) / s : 0;
-    const double eta = fps > 0 ? double(total_ - done) / fps : 0;
-    std::fprintf(stderr, "\rtv3s eval: %lld/%lld frames, %.2f FPS, ETA %d:%02d:%02d   ",
-                 (long long)done, (long long)total_, fps, int(eta / 3600), int(eta / 60) % 60,
-                 int(eta) % 60);
-    if (done == total_) std::fputc('\n', stderr);
-    std::fflush(stderr);
-  }
-
- private:
-  double seconds() const {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  }
-  int64_t total_;
-  bool on_;
-  double last_ = -1;
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-};
-
 io::LabelMap to_label_map(const Tensor& labels) {  // [1, H, W] u8
   io::LabelMap map;
   map.height = int(labels.size(1)), map.width = int(labels.size(2));
@@ -359,8 +332,7 @@ int evaluate(const Options& o) {
     if (!o.save_dir.empty()) run.save_dir = protocols.size() > 1 ? (fs::path(o.save_dir) / p).string() : o.save_dir;
   }
 
-  Progress progress(set.frames(), o.quiet);
-  int64_t done = 0;
+  Progress progress(set.frames(), "frames", !o.quiet);  // stderr, terminals only
   constexpr size_t kChunk = 16;  // --pred: frames decoded in parallel at a time
   for (const EvalVideo& video : set.videos) {
     for (Run& run : runs) {
@@ -404,10 +376,11 @@ int evaluate(const Options& o) {
           if (!cityscapes) runs[r].vc.add(gt.values.data(), pred[r].values.data(), gt.values.size());
         }
       }
-      progress.update(++done);
+      progress.step();
     }
   }
 
+  progress.finish();
   std::vector<eval::ProtocolResult> results;
   for (Run& run : runs) {
     eval::ProtocolResult r = run.result;
