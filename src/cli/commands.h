@@ -12,5 +12,6 @@ int run_bench_autograd(int argc, char** argv);  // src/cli/bench_autograd.cpp
 int run_bench_model(int argc, char** argv);     // src/cli/bench_model.cpp
 int run_segment(int argc, char** argv);         // src/cli/segment.cpp
 int run_eval(int argc, char** argv);            // src/cli/eval.cpp
+int run_synth(int argc, char** argv);           // src/cli/synth.cpp
 
 }  // namespace tv3s::cli
