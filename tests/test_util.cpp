@@ -65,9 +65,8 @@ void check_close(const Tensor& got, const Tensor& ref, double tol, const std::st
   CHECK(error <= tol);
 }
 
-CommandResult run_tv3s(const std::string& args, bool merge_stderr) {
-  const std::string cmd =
-      std::string(TV3S_CLI_PATH) + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
+CommandResult run_command(const std::string& command_line, bool merge_stderr) {
+  const std::string cmd = command_line + (merge_stderr ? " 2>&1" : " 2>/dev/null");
   FILE* pipe = popen(cmd.c_str(), "r");
   REQUIRE(pipe != nullptr);
   std::string out;
@@ -76,6 +75,10 @@ CommandResult run_tv3s(const std::string& args, bool merge_stderr) {
   while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
   const int status = pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+CommandResult run_tv3s(const std::string& args, bool merge_stderr) {
+  return run_command(std::string(TV3S_CLI_PATH) + " " + args, merge_stderr);
 }
 
 TempDir::TempDir() {

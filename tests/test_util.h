@@ -63,6 +63,8 @@ struct CommandResult {
   std::string output;
 };
 CommandResult run_tv3s(const std::string& args, bool merge_stderr = true);
+// Any shell command line, the same way.
+CommandResult run_command(const std::string& command_line, bool merge_stderr = true);
 
 // A fresh empty folder under the system temp dir, removed with everything in it when the
 // scope ends.

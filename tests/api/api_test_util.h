@@ -57,14 +57,8 @@ struct ProgramResult {
 
 // Runs a shell command line; stderr goes to the output too when `merge_stderr`.
 inline ProgramResult run_program(const std::string& command, bool merge_stderr = true) {
-  FILE* pipe = popen((command + (merge_stderr ? " 2>&1" : " 2>/dev/null")).c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  const CommandResult r = run_command(command, merge_stderr);
+  return {r.exit_code, r.output};
 }
 
 }  // namespace tv3s::test
