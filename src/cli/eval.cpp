@@ -160,13 +160,6 @@ Options parse(int argc, char** argv, bool& help) {
   return o;
 }
 
-void make_dir(const std::string& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  TV3S_CHECK(!ec && fs::is_directory(dir), dir, ": cannot create the output folder (",
-             ec ? ec.message() : "not a folder", ")");
-}
-
 // The JSON goes into an existing folder; checked before a long run, not after it.
 void check_output_file(const std::string& path) {
   const fs::path parent = fs::path(path).parent_path();
@@ -199,7 +192,7 @@ io::LabelMap to_label_map(const Tensor& labels) {  // [1, H, W] u8
 void save_prediction(const EvalSet& set, const Run& run, const EvalVideo& video,
                      const EvalFrame& frame, const io::LabelMap& pred) {
   const std::string path = data::prediction_path(set, run.save_dir, video, frame);
-  make_dir(fs::path(path).parent_path().string());
+  io::make_output_folder(fs::path(path).parent_path().string());
   Tensor labels = Tensor::empty(Shape{pred.height, pred.width}, DType::u8);
   std::copy(pred.values.begin(), pred.values.end(), labels.data<uint8_t>());
   io::write_label_png(path, labels, set.classes.palette);

@@ -137,10 +137,7 @@ Options parse(int argc, char** argv) {
 std::string output_dir(const std::string& root, const io::VideoInput& video, size_t videos) {
   if (root.empty()) return "";
   const std::string dir = videos == 1 ? root : (fs::path(root) / video.name).string();
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  TV3S_CHECK(!ec && fs::is_directory(dir), dir, ": cannot create the output folder (",
-             ec ? ec.message() : "not a folder", ")");
+  io::make_output_folder(dir);
   return dir;
 }
 

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 
 #include "tv3s/error.h"
 
@@ -83,6 +84,13 @@ void write_file_atomic(const std::string& path, const std::function<void(const B
 
 void write_file_atomic(const std::string& path, const std::string& content) {
   write_file_atomic(path, [&](const ByteSink& sink) { sink(content.data(), content.size()); });
+}
+
+void make_output_folder(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  TV3S_CHECK(!ec && std::filesystem::is_directory(dir), dir, ": cannot create the output folder (",
+             ec ? ec.message() : "not a folder", ")");
 }
 
 }  // namespace tv3s::io

@@ -17,4 +17,8 @@ void write_file_atomic(const std::string& path, const std::function<void(const B
 // Convenience: the whole content at once.
 void write_file_atomic(const std::string& path, const std::string& content);
 
+// Creates `dir` and its parents for outputs; throws "<dir>: cannot create the output
+// folder (<why>)" when that fails or something that is not a folder is in the way.
+void make_output_folder(const std::string& dir);
+
 }  // namespace tv3s::io

@@ -21,6 +21,7 @@
 #include "src/io/atomic_file.h"
 #include "src/io/image.h"
 #include "src/io/input_file.h"
+#include "src/io/zip_reader.h"  // crc32
 
 namespace tv3s::io {
 namespace {
@@ -28,21 +29,6 @@ namespace {
 constexpr int64_t kMaxPixels = int64_t(1) << 28;
 constexpr uint64_t kMaxFileBytes = uint64_t(1) << 30;
 const char kSignature[9] = "\x89PNG\r\n\x1a\n";
-
-uint32_t crc32(const uint8_t* data, size_t size, uint32_t crc = 0) {
-  static const std::array<uint32_t, 256> table = [] {
-    std::array<uint32_t, 256> t{};
-    for (uint32_t n = 0; n < 256; ++n) {
-      uint32_t c = n;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[n] = c;
-    }
-    return t;
-  }();
-  crc = ~crc;
-  for (size_t i = 0; i < size; ++i) crc = table[(crc ^ data[i]) & 0xFF] ^ (crc >> 8);
-  return ~crc;
-}
 
 void put_u32(std::string& out, uint32_t v) {
   const char bytes[4] = {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
