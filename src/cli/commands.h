@@ -13,5 +13,6 @@ int run_bench_model(int argc, char** argv);     // src/cli/bench_model.cpp
 int run_segment(int argc, char** argv);         // src/cli/segment.cpp
 int run_eval(int argc, char** argv);            // src/cli/eval.cpp
 int run_synth(int argc, char** argv);           // src/cli/synth.cpp
+int run_train(int argc, char** argv);           // src/cli/train.cpp
 
 }  // namespace tv3s::cli

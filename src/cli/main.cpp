@@ -24,6 +24,7 @@ const char* kUsage =
     "  segment         segment images with a model file (per-frame SegFormer path)\n"
     "  eval            mIoU, mVC8/mVC16 on a VSPW or Cityscapes set (a model or saved predictions)\n"
     "  synth           write a synthetic video dataset (VSPW layout) for tests and demos\n"
+    "  train           train TV3S or SegFormer (official recipe, checkpoints, resume, plots)\n"
     "\n"
     "Run 'tv3s <command> --help' for the options of a command.\n";
 
@@ -50,6 +51,7 @@ int main(int argc, char** argv) {
     if (command == "segment") return tv3s::cli::run_segment(argc - 2, argv + 2);
     if (command == "eval") return tv3s::cli::run_eval(argc - 2, argv + 2);
     if (command == "synth") return tv3s::cli::run_synth(argc - 2, argv + 2);
+    if (command == "train") return tv3s::cli::run_train(argc - 2, argv + 2);
   } catch (const tv3s::Error& e) {
     std::fprintf(stderr, "tv3s %s: %s\n", command.c_str(), e.what());
     return 1;

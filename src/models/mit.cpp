@@ -15,19 +15,30 @@ Tensor MitAttention::operator()(const Tensor& x, int64_t H, int64_t W) const {
   return proj(attention(q(x), k(kv_in), v(kv_in), heads, scale));
 }
 
-Tensor MitBlock::operator()(const Tensor& x) const {
+Tensor MitBlock::operator()(const Tensor& x, double drop_rate, Rng* rng) const {
   const int64_t N = x.size(0), H = x.size(1), W = x.size(2), C = x.size(3);
+  auto branch = [&](const Tensor& t) { return rng && drop_rate > 0 ? nn::drop_path(t, drop_rate, *rng) : t; };
   Tensor tokens = x.reshape(Shape{N, H * W, C});
-  tokens = tokens + attn(norm1(tokens), H, W);
+  tokens = tokens + branch(attn(norm1(tokens), H, W));
   Tensor hidden = fc1(norm2(tokens));
   hidden = gelu(dwconv(hidden.reshape(Shape{N, H, W, hidden.size(-1)})));
-  tokens = tokens + fc2(hidden.reshape(Shape{N, H * W, hidden.size(-1)}));
+  tokens = tokens + branch(fc2(hidden.reshape(Shape{N, H * W, hidden.size(-1)})));
   return tokens.reshape(Shape{N, H, W, C});
 }
 
-Tensor MitStage::operator()(const Tensor& x) const {
+Tensor MitStage::operator()(const Tensor& x, const nn::TrainNoise* noise, int64_t first_block,
+                            int64_t total_blocks) const {
   Tensor h = patch_norm(patch_embed(x));
-  for (const MitBlock& block : blocks) h = block(h);
+  for (size_t j = 0; j < blocks.size(); ++j) {
+    if (!noise || !noise->rng || noise->drop_path == 0) {
+      h = blocks[j](h);
+      continue;
+    }
+    // torch.linspace(0, rate, total)[i] (the official dpr list).
+    const int64_t i = first_block + int64_t(j);
+    const double rate = total_blocks > 1 ? noise->drop_path * double(i) / double(total_blocks - 1) : 0;
+    h = blocks[j](h, rate, noise->rng);
+  }
   return norm(h);
 }
 
@@ -66,15 +77,17 @@ Mit::Mit(const MitConfig& config, const Weights& w, const std::string& prefix) :
   }
 }
 
-std::array<Tensor, 4> Mit::operator()(const Tensor& image) const {
+std::array<Tensor, 4> Mit::operator()(const Tensor& image, const nn::TrainNoise* noise) const {
   TV3S_CHECK(image.ndim() == 4 && image.size(3) == 3, "MiT: expected an image [N, H, W, 3], got ",
              image.desc());
   // Stage 1 is 1/4 resolution and its 8×8 spatial-reduction conv needs ≥ 8 rows/columns.
   TV3S_CHECK(image.size(1) >= 29 && image.size(2) >= 29, "MiT: input ", image.size(1), "×",
              image.size(2), " is too small (needs at least 29×29)");
   std::array<Tensor, 4> features;
+  const int64_t total = config_.depths[0] + config_.depths[1] + config_.depths[2] + config_.depths[3];
   Tensor x = image;
-  for (int k = 0; k < 4; ++k) x = features[k] = stages_[k](x);
+  for (int k = 0, first = 0; k < 4; first += int(config_.depths[k]), ++k)
+    x = features[k] = stages_[k](x, noise, first, total);
   return features;
 }
 

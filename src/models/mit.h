@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "src/models/config.h"
+#include "src/nn/dropout.h"
 #include "src/nn/layers.h"
 
 namespace tv3s {
@@ -29,7 +30,9 @@ struct MitBlock {
   MitAttention attn;
   nn::Linear fc1, fc2;
   nn::DepthwiseConv2d dwconv;
-  Tensor operator()(const Tensor& x) const;  // x [N, H, W, C]
+  // x [N, H, W, C]. Training: `drop_rate` > 0 drops each residual branch per image
+  // (two independent draws from rng).
+  Tensor operator()(const Tensor& x, double drop_rate = 0, Rng* rng = nullptr) const;
 };
 
 struct MitStage {
@@ -37,7 +40,9 @@ struct MitStage {
   nn::LayerNorm patch_norm;  // eps 1e-5
   std::vector<MitBlock> blocks;
   nn::LayerNorm norm;  // eps 1e-6
-  Tensor operator()(const Tensor& x) const;
+  // first_block: the index of this stage's first block among all blocks (DropPath rates).
+  Tensor operator()(const Tensor& x, const nn::TrainNoise* noise = nullptr, int64_t first_block = 0,
+                    int64_t total_blocks = 1) const;
 };
 
 class Mit {
@@ -48,7 +53,8 @@ class Mit {
 
   // image [N, H, W, 3] (normalised RGB) → c1..c4, c_k [N, H_k, W_k, C_k] with
   // H_1 = ceil(H/4), H_{k+1} = ceil(H_k/2). Needs H, W ≥ 29 (see model-spec §2.3).
-  std::array<Tensor, 4> operator()(const Tensor& image) const;
+  // noise (training): DropPath with rate linspace(0, noise->drop_path, Σdepths)[block].
+  std::array<Tensor, 4> operator()(const Tensor& image, const nn::TrainNoise* noise = nullptr) const;
 
   const MitConfig& config() const { return config_; }
 

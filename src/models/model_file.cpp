@@ -24,4 +24,16 @@ ModelFile load_model_file(const std::string& path, Device device) {
   return model;
 }
 
+void save_model_file(const std::string& path, const ModelConfig& config, const Weights& weights,
+                     DType dtype) {
+  std::vector<std::pair<std::string, Tensor>> ordered;
+  for (const auto& [name, shape] : model_parameters(config)) {
+    const Tensor& t = weights.get(name);
+    TV3S_CHECK(t.shape() == shape, path, ": parameter '", name, "' is ", t.shape().str(),
+               ", the model needs ", shape.str());
+    ordered.emplace_back(name, t.detach().to(dtype));
+  }
+  io::write_safetensors(path, ordered, config.to_metadata());
+}
+
 }  // namespace tv3s

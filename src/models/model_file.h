@@ -17,4 +17,10 @@ struct ModelFile {
 
 ModelFile load_model_file(const std::string& path, Device device = Device::CPU);
 
+// Writes `weights` (every parameter of model_parameters(config), in that order) with the
+// configuration as metadata, atomically — what training exports. `dtype` f32, or f16/bf16
+// to halve the file (the loader converts back to f32).
+void save_model_file(const std::string& path, const ModelConfig& config, const Weights& weights,
+                     DType dtype = DType::f32);
+
 }  // namespace tv3s

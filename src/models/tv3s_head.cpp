@@ -81,6 +81,25 @@ Tensor Tv3sDecoder::run_layer(int64_t layer, const Tensor& normed, const Partiti
   return gather_rows(outputs.size() == 1 ? outputs[0] : concat(outputs, 0), p.inverse);
 }
 
+// DropPath in the official layer stack acts on the batch rows of the partitioned
+// (n_seq, L, E) tensor, i.e. per sequence (window or shifted piece, all frames of it).
+// Here the tokens stay in map order, so the per-sequence factor is scattered to the map
+// rows of each sequence's tokens and multiplied in token-wise.
+Tensor Tv3sDecoder::drop_sequences(const Tensor& hidden, const Partition& p, double rate,
+                                   Rng& rng) const {
+  if (rate == 0) return hidden;
+  std::vector<float> factor(p.map.forward.size());
+  for (const WindowGroup& group : p.map.groups) {
+    const int64_t L = p.map.T * group.seq_len();
+    const std::vector<float> keep = nn::drop_path_factors(group.count, rate, rng);
+    for (int64_t s = 0; s < group.count; ++s)
+      for (int64_t q = group.offset + s * L; q < group.offset + (s + 1) * L; ++q)
+        factor[size_t(p.map.forward[size_t(q)])] = keep[size_t(s)];
+  }
+  const Tensor mask = Tensor::from_vector(factor, Shape{int64_t(factor.size()), 1}, DType::f32, hidden.device());
+  return mul(hidden, mask.to(hidden.dtype()));
+}
+
 Tensor Tv3sDecoder::to_grid(const Tensor& fused) const {
   TV3S_CHECK(fused.ndim() == 4, "TV3S decoder: fused features must be [N, h, w, E], got ",
              fused.desc());
@@ -93,7 +112,7 @@ Tensor Tv3sDecoder::to_grid(const Tensor& fused) const {
 }
 
 Tensor Tv3sDecoder::forward_grid(const Tensor& x0, int64_t T, Tv3sState* state, int64_t out_h,
-                                 int64_t out_w) const {
+                                 int64_t out_w, const nn::TrainNoise* noise) const {
   TV3S_CHECK(x0.ndim() == 4 && T >= 1 && x0.size(0) % T == 0 && x0.size(1) % window_ == 0 &&
                  x0.size(2) % window_ == 0,
              "TV3S decoder: grid features must be [clips·T, h2, w2, E] with T = ", T,
@@ -112,6 +131,15 @@ Tensor Tv3sDecoder::forward_grid(const Tensor& x0, int64_t T, Tv3sState* state, 
                "reset between videos");
   }
 
+  TV3S_CHECK(!(noise && state), "TV3S decoder: training runs clips, not a streamed state");
+  Rng* rng = noise && noise->decoder_drop_path > 0 ? noise->rng : nullptr;
+  // Official rates: layer ℓ ≥ 1 gets linspace(0, r, depth)[ℓ − 1] (on layer ℓ−1's output);
+  // DropPath_f gets r itself.
+  auto layer_rate = [&](int64_t layer) {
+    const int64_t depth = num_layers();
+    return layer == 0 || depth < 2 ? 0.0 : noise->decoder_drop_path * double(layer - 1) / double(depth - 1);
+  };
+
   Tensor hidden = x0.reshape({-1, E}), residual;  // tokens [B·T·h2·w2, E] in map order
   for (int64_t layer = 0; layer < num_layers(); ++layer) {
     const bool shifted = layer % 2 == 1;  // even layers: plain windows; odd: real shift
@@ -121,18 +149,24 @@ Tensor Tv3sDecoder::forward_grid(const Tensor& x0, int64_t T, Tv3sState* state, 
       states = &state->layers[size_t(layer)];
       states->resize(p.map.groups.size());
     }
+    if (rng) hidden = drop_sequences(hidden, p, layer_rate(layer), *rng);
     AddRmsNormResult norm = add_rms_norm(hidden, residual, norm_weights_[size_t(layer)], kRmsEps);
     residual = norm.residual;
     hidden = run_layer(layer, norm.y, p, T, states);
   }
 
+  if (rng)  // DropPath_f, drawn per unshifted window
+    hidden = drop_sequences(hidden, partition(B, T, h2, w2, false), noise->decoder_drop_path, *rng);
   // Only the last frame of each clip is read: norm_f on its tokens alone (token-wise).
   auto last_frame = [&](const Tensor& t) {
     const Tensor clips = t.reshape({B, T, h2 * w2 * E});
     return (T == 1 ? clips : slice(clips, 1, T - 1, T)).reshape({B * h2 * w2, E});
   };
   const Tensor y = add_rms_norm(last_frame(hidden), last_frame(residual), norm_f_weight_, kRmsEps).y;
-  const Tensor logits = linear_pred2_(y.reshape({B, h2, w2, E}));  // Dropout2d: training only
+  Tensor features = y.reshape({B, h2, w2, E});
+  if (noise && noise->rng && noise->dropout > 0)  // Dropout2d per (clip, channel)
+    features = nn::dropout2d(features, noise->dropout, *noise->rng);
+  const Tensor logits = linear_pred2_(features);
   return resize_bilinear(logits, out_h, out_w);
 }
 

@@ -21,6 +21,7 @@
 
 #include "src/models/config.h"
 #include "src/models/mamba.h"
+#include "src/nn/dropout.h"
 
 namespace tv3s {
 
@@ -48,9 +49,11 @@ class Tv3sDecoder {
   // Returns the logits of each clip's last frame at the c1 size, [B, h, w, K].
   // state null: each clip from zero state. Otherwise T must be 1 and the frame continues
   // each video's state, which is updated in place (an empty state is started at zero).
-  // Inference: dropout and drop-path are identities (they arrive with training).
-  Tensor forward(const Tensor& fused, int64_t T, Tv3sState* state = nullptr) const {
-    return forward_grid(to_grid(fused), T, state, fused.size(1), fused.size(2));
+  // noise (training only, clips only): the Mamba DropPath masks per sequence and the
+  // Dropout2d before linear_pred2 (model-spec §5.4, §5.6); null = inference.
+  Tensor forward(const Tensor& fused, int64_t T, Tv3sState* state = nullptr,
+                 const nn::TrainNoise* noise = nullptr) const {
+    return forward_grid(to_grid(fused), T, state, fused.size(1), fused.size(2), noise);
   }
 
   // The two halves of forward, for callers that keep frames between calls (clip mode
@@ -58,7 +61,7 @@ class Tv3sDecoder {
   // and the rest, returning logits [B, out_h, out_w, K].
   Tensor to_grid(const Tensor& fused) const;
   Tensor forward_grid(const Tensor& x0, int64_t T, Tv3sState* state, int64_t out_h,
-                      int64_t out_w) const;
+                      int64_t out_w, const nn::TrainNoise* noise = nullptr) const;
 
   int64_t num_layers() const { return int64_t(mixers_.size()); }
 
@@ -69,6 +72,8 @@ class Tv3sDecoder {
     Tensor forward, inverse;  // i32 on the model's device
   };
   const Partition& partition(int64_t B, int64_t T, int64_t h2, int64_t w2, bool shifted) const;
+  // hidden · (one drop-path factor per sequence of partition p, at every token of it).
+  Tensor drop_sequences(const Tensor& hidden, const Partition& p, double rate, Rng& rng) const;
   Tensor run_layer(int64_t layer, const Tensor& normed, const Partition& p, int64_t T,
                    std::vector<MambaState>* states) const;
 

@@ -62,4 +62,12 @@ int64_t Weights::numel() const {
   return n;
 }
 
+void Weights::requires_grad(const std::vector<std::string>& names) {
+  for (const std::string& name : names) {
+    auto it = tensors_.find(name);
+    TV3S_CHECK(it != tensors_.end(), "missing parameter '", name, "'");
+    it->second.requires_grad_(true);
+  }
+}
+
 }  // namespace tv3s

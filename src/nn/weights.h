@@ -4,6 +4,7 @@
 #pragma once
 #include <map>
 #include <string>
+#include <vector>
 
 #include "src/models/parameters.h"
 #include "tv3s/tensor.h"
@@ -24,6 +25,9 @@ class Weights {
   const Tensor& get(const std::string& name) const;
   bool has(const std::string& name) const { return tensors_.count(name) != 0; }
   const std::map<std::string, Tensor>& all() const { return tensors_; }
+  // Marks the named tensors as autograd leaves. Done on the table's own handles, so every
+  // module bound afterwards (and every handle taken with get) shares the gradient record.
+  void requires_grad(const std::vector<std::string>& names);
   int64_t numel() const;  // parameters in total
   // Where the parameters live (CPU for an empty table).
   Device device() const { return tensors_.empty() ? Device::CPU : tensors_.begin()->second.device(); }

@@ -1,0 +1,43 @@
+#include "src/train/train_forward.h"
+
+#include "src/models/mit.h"
+#include "src/models/segformer_head.h"
+#include "src/models/tv3s_head.h"
+#include "src/nn/dropout.h"
+
+namespace tv3s::train {
+
+TrainOutputs forward_train(const ModelConfig& config, const Weights& weights, const Tensor& images,
+                           int64_t T, const Stochastic& stochastic, Rng& rng) {
+  TV3S_CHECK(config.model == "segformer" || config.model == "tv3s",
+             "training needs a segmentation model (segformer or tv3s), not '", config.model, "'");
+  TV3S_CHECK(images.ndim() == 4 && images.size(3) == 3 && T >= 1 && images.size(0) % T == 0,
+             "training input must be [clips·", T, ", H, W, 3], got ", images.desc());
+  const nn::TrainNoise noise{&rng, stochastic.dropout, stochastic.drop_path, stochastic.decoder_drop_path};
+
+  // Modules are bound to the leaves for this call: views such as MiT's k/v halves of
+  // `kv` and the 1×1 convs seen as Linear are recorded on this step's tape.
+  const Mit backbone(mit_config(config.backbone), weights, "backbone.");
+  const SegformerHead head(weights);
+
+  TrainOutputs out;
+  const Tensor fused = head.fuse(backbone(images, &noise), /*training=*/true);
+  out.frame_logits = head.predict(stochastic.dropout > 0 ? nn::dropout2d(fused, stochastic.dropout, rng) : fused);
+  if (config.model == "tv3s") {
+    const Tv3sDecoder decoder(config, weights);
+    out.tv3s_logits = decoder.forward(fused, T, nullptr, &noise);
+  }
+  return out;
+}
+
+std::vector<std::string> trainable_parameters(const Weights& weights) {
+  std::vector<std::string> names;
+  for (const auto& [name, tensor] : weights.all()) {
+    const bool buffer = name.size() > 13 && (name.compare(name.size() - 13, 13, ".running_mean") == 0 ||
+                                             name.compare(name.size() - 12, 12, ".running_var") == 0);
+    if (!buffer) names.push_back(name);
+  }
+  return names;
+}
+
+}  // namespace tv3s::train
