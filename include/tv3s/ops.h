@@ -11,6 +11,7 @@
 #include "tv3s/ops/layout.h"
 #include "tv3s/ops/loss.h"
 #include "tv3s/ops/matmul.h"
+#include "tv3s/ops/optim.h"
 #include "tv3s/ops/reduce.h"
 #include "tv3s/ops/resize.h"
 #include "tv3s/ops/rmsnorm.h"

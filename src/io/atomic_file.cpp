@@ -1,9 +1,11 @@
 // Atomic file writes: the bytes go to ".<name>.tmp.<pid>.<counter>" next to the target
 // (same folder, hence same file system, so the final rename is atomic), are flushed to
 // disk with fsync before the rename (so a crash cannot leave a renamed but empty file),
-// and the temporary file is removed on every failure path.
+// the folder is fsync'ed after it (so the new name itself survives a crash), and the
+// temporary file is removed on every failure path.
 #include "src/io/atomic_file.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -26,6 +28,18 @@ std::string temporary_path(const std::string& path) {
   const std::string folder = slash == std::string::npos ? "" : path.substr(0, slash + 1);
   const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
   return str(folder, '.', name, ".tmp.", getpid(), '.', counter++);
+}
+
+// Makes a rename in the folder of `path` durable. Best effort: by now the new file is in
+// place and complete, so a folder that cannot be synced (some file systems refuse) is not
+// an error to report.
+void sync_folder(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const std::string folder = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const int fd = open(folder.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return;
+  fsync(fd);
+  close(fd);
 }
 
 // Owns the temporary file until it has been renamed into place.
@@ -60,6 +74,7 @@ class TempFile {
       fail(str(path_, ": cannot move the finished file into place: ", std::strerror(errno)));
     }
     committed_ = true;
+    sync_folder(path_);
   }
 
  private:
