@@ -11,14 +11,16 @@ int run_bench(int argc, char** argv) {
   if (what == "ops") return run_bench_ops(argc - 1, argv + 1);
   if (what == "autograd") return run_bench_autograd(argc - 1, argv + 1);
   if (what == "model") return run_bench_model(argc - 1, argv + 1);
+  if (what == "train") return run_bench_train(argc - 1, argv + 1);
   if (what == "--help" || what == "-h") {
-    std::puts("usage: tv3s bench <ops|autograd|model> [--help] [options]\n"
+    std::puts("usage: tv3s bench <ops|autograd|model|train> [--help] [options]\n"
               "  ops        GEMM GFLOP/s and elementwise/reduction/softmax/layernorm throughput\n"
               "  autograd   the cost of the autograd tape: inference (no grad) vs recording\n"
-              "  model      per-frame latency, FPS and memory of MiT + SegFormer head");
+              "  model      per-frame latency, FPS and memory of MiT + SegFormer head\n"
+              "  train      training iteration speed (clips/s) and memory of TV3S / SegFormer");
     return 0;
   }
-  std::fprintf(stderr, "tv3s bench: unknown benchmark '%s' (available: ops, autograd, model)\n", what.c_str());
+  std::fprintf(stderr, "tv3s bench: unknown benchmark '%s' (available: ops, autograd, model, train)\n", what.c_str());
   return 2;
 }
 

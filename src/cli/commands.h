@@ -10,6 +10,7 @@ int run_bench(int argc, char** argv);       // dispatches `tv3s bench ops`, ...
 int run_bench_ops(int argc, char** argv);       // src/cli/bench_ops.cpp
 int run_bench_autograd(int argc, char** argv);  // src/cli/bench_autograd.cpp
 int run_bench_model(int argc, char** argv);     // src/cli/bench_model.cpp
+int run_bench_train(int argc, char** argv);     // src/cli/bench_train.cpp
 int run_segment(int argc, char** argv);         // src/cli/segment.cpp
 int run_eval(int argc, char** argv);            // src/cli/eval.cpp
 int run_synth(int argc, char** argv);           // src/cli/synth.cpp

@@ -21,6 +21,7 @@ const char* kUsage =
     "  bench ops       GEMM GFLOP/s and op throughput on CPU and (if present) GPU\n"
     "  bench autograd  overhead of the autograd tape vs inference under NoGradGuard\n"
     "  bench model     per-frame latency, FPS and memory of MiT/SegFormer models\n"
+    "  bench train     training iteration speed (clips/s) and peak memory\n"
     "  segment         segment images with a model file (per-frame SegFormer path)\n"
     "  eval            mIoU, mVC8/mVC16 on a VSPW or Cityscapes set (a model or saved predictions)\n"
     "  synth           write a synthetic video dataset (VSPW layout) for tests and demos\n"

@@ -1,0 +1,157 @@
+// `tv3s bench train`: the speed of one training iteration — the training forward of a
+// TV3S (or per-frame SegFormer) on B clips of 4 frames, the official loss, the backward
+// pass and the AdamW update — in clips/s, with the peak tensor memory and the process's
+// max RSS. Random weights and data: speed does not depend on the values.
+#include <omp.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "src/cli/args.h"
+#include "src/cli/commands.h"
+#include "src/models/parameters.h"
+#include "src/train/loss.h"
+#include "src/train/optimizer.h"
+#include "src/train/train_forward.h"
+#include "tv3s/tv3s.hpp"
+
+namespace tv3s::cli {
+
+namespace {
+
+const char* kUsage =
+    "usage: tv3s bench train [--model tv3s|segformer] [--arch mit_b1] [--crop HxW] [--batch N]\n"
+    "                        [--embed-dim E] [--window W] [--classes K] [--device cpu|cuda]\n"
+    "                        [--threads N] [--reps N] [--warmup N] [--json]\n"
+    "Times full training iterations (forward, loss, backward, AdamW) of random models on\n"
+    "random clips of 4 frames. Defaults: TV3S-B1, 480x480, batch 2, 124 classes (the\n"
+    "official VSPW recipe).\n";
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+int run_bench_train(int argc, char** argv) {
+  Args args(argc, argv);
+  ModelConfig config;
+  config.model = "tv3s", config.backbone = "mit_b1", config.num_classes = 124;
+  long long H = 480, W = 480, batch = 2, reps = 5, warmup = 1;
+  std::string device_name = "cpu";
+  int threads = omp_get_max_threads();
+  bool json = false;
+  try {
+    while (!args.done()) {
+      const std::string a = args.next();
+      if (a == "--help" || a == "-h") {
+        std::fputs(kUsage, stdout);
+        return 0;
+      } else if (a == "--model") {
+        config.model = args.value(a);
+        if (config.model != "tv3s" && config.model != "segformer")
+          throw UsageError{"unknown --model '" + config.model + "' (tv3s or segformer)"};
+      } else if (a == "--arch") {
+        config.backbone = args.value(a);
+      } else if (a == "--crop") {
+        const std::string s = args.value(a);
+        if (std::sscanf(s.c_str(), "%lldx%lld", &H, &W) != 2 || H < 32 || W < 32 || H > 4096 || W > 4096)
+          throw UsageError{"--crop needs HxW with 32 ≤ H, W ≤ 4096, got '" + s + "'"};
+      } else if (a == "--batch") {
+        batch = args.integer(a, 1, 1024);
+      } else if (a == "--embed-dim") {
+        config.embed_dim = args.integer(a, 1, 4096);
+      } else if (a == "--window") {
+        config.window = args.integer(a, 2, 1024);
+        config.shift = config.window / 2;
+      } else if (a == "--classes") {
+        config.num_classes = args.integer(a, 1, 254);
+      } else if (a == "--device") {
+        device_name = args.value(a);
+        if (device_name != "cpu" && device_name != "cuda")
+          throw UsageError{"unknown --device '" + device_name + "' (cpu or cuda)"};
+      } else if (a == "--threads") {
+        threads = int(args.integer(a, 1, 1024));
+      } else if (a == "--reps") {
+        reps = args.integer(a, 1, 100000);
+      } else if (a == "--warmup") {
+        warmup = args.integer(a, 0, 100000);
+      } else if (a == "--json") {
+        json = true;
+      } else {
+        throw UsageError{"unknown argument '" + a + "'"};
+      }
+    }
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "tv3s bench train: %s (see tv3s bench train --help)\n", e.message.c_str());
+    return 2;
+  }
+  mit_config(config.backbone);  // an unknown variant is an error naming the known ones
+  const Device device = device_name == "cuda" ? Device::CUDA : Device::CPU;
+  TV3S_CHECK(device == Device::CPU || cuda_available(), "--device cuda: no usable CUDA GPU");
+  omp_set_num_threads(threads);
+
+  constexpr int64_t T = 4;
+  Weights weights = Weights::random(model_parameters(config), 1, device);
+  const std::vector<std::string> trainable = train::trainable_parameters(weights);
+  weights.requires_grad(trainable);
+  std::vector<std::pair<std::string, Tensor>> params;
+  for (const std::string& name : trainable) params.emplace_back(name, weights.get(name));
+  train::AdamW optimizer(params, train::AdamWConfig{});
+  Rng rng(5);
+  const Tensor images = Tensor::uniform(Shape{batch * T, H, W, 3}, rng, -2, 2, DType::f32, device);
+  std::vector<int32_t> label_values(size_t(batch * T * H * W));
+  for (int32_t& v : label_values) v = rng.uniform() < 0.05 ? 255 : int32_t(rng.uniform_int(config.num_classes));
+  const Tensor labels = Tensor::from_vector_i32(label_values, Shape{batch * T, H, W}, device);
+  const train::LossKind loss_kind = config.model == "tv3s" ? train::LossKind::vspw : train::LossKind::per_frame;
+
+  auto iteration = [&] {
+    const train::TrainOutputs out = train::forward_train(config, weights, images, T, train::Stochastic{}, rng);
+    autograd::backward(train::compute_loss(out, labels, T, loss_kind).total);
+    optimizer.step(1.0);
+    optimizer.zero_grad();
+    if (device == Device::CUDA) cuda_synchronize();
+  };
+  for (long long i = 0; i < warmup; ++i) iteration();
+  reset_peak_memory(device);
+  std::vector<double> seconds;
+  for (long long i = 0; i < reps; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    iteration();
+    seconds.push_back(seconds_since(t0));
+  }
+  std::sort(seconds.begin(), seconds.end());
+  const double median = seconds[seconds.size() / 2];
+  const MemoryStats mem = memory_stats(device);
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const double max_rss = double(usage.ru_maxrss) * 1024;
+  if (json) {
+    nlohmann::json j = {{"model", config.model}, {"backbone", config.backbone}, {"embed_dim", config.embed_dim},
+                        {"classes", config.num_classes}, {"crop_h", H}, {"crop_w", W}, {"batch", batch},
+                        {"frames", T}, {"device", device_name}, {"threads", threads}, {"reps", reps},
+                        {"median_s", median}, {"clips_per_s", double(batch) / median},
+                        {"peak_bytes", mem.peak_bytes}, {"max_rss_bytes", max_rss},
+                        {"parameters", weights.numel()}};
+    std::puts(j.dump().c_str());
+  } else {
+    std::printf("tv3s bench train: %s %s (E = %lld, %lld classes, %.2fM parameters), %lldx%lld crops, "
+                "batch %lld clips x %lld frames, %s%s\n",
+                config.model.c_str(), config.backbone.c_str(), (long long)config.embed_dim,
+                (long long)config.num_classes, double(weights.numel()) / 1e6, H, W, batch, (long long)T,
+                device_name.c_str(), device == Device::CPU ? (", " + std::to_string(threads) + " threads").c_str() : "");
+    std::printf("  iteration (forward + loss + backward + AdamW): median %.3f s, %.3f clips/s (%lld reps)\n",
+                median, double(batch) / median, reps);
+    std::printf("  peak tensor memory: %.1f MiB; process max RSS: %.1f MiB\n", double(mem.peak_bytes) / 1048576.0,
+                max_rss / 1048576.0);
+  }
+  return 0;
+}
+
+}  // namespace tv3s::cli

@@ -1,0 +1,150 @@
+// The training loop (src/train/trainer.cpp) end to end on a tiny synthetic set (3 + 1
+// videos of 12 frames at 64×64, TV3S MiT-B0 with E = 16 and window 4):
+//  - resume is exact: 4 iterations in one run equal 2, a resume and 2 more, bit for bit
+//    (the model files and the logged losses are compared as bytes / exact doubles);
+//  - the run folder holds config.json, log.jsonl (iter, loss, lr on every iteration; a
+//    validation line), checkpoint.safetensors, plot.png and a model that `tv3s segment`
+//    loads;
+//  - a diverging run (lr 1e30) stops with exit code 3 and a message, before the update,
+//    leaving the last checkpoint as it was;
+//  - a damaged checkpoint, a resume with another configuration, an unknown config key and
+//    a missing --out are refused with their messages.
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "src/data/synth.h"
+#include "src/train/checkpoint.h"
+#include "src/train/trainer.h"
+#include "tests/io/io_test_util.h"
+#include "tests/test_util.h"
+
+using namespace tv3s;
+using namespace tv3s::train;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string tiny_dataset(const test::TempDir& dir) {
+  data::SynthOptions o;
+  o.train_videos = 3, o.val_videos = 1, o.test_videos = 0, o.frames = 12;
+  o.width = 64, o.height = 64, o.seed = 5, o.png_frames = true;
+  const std::string root = dir.path() + "/synth";
+  data::generate_synth_dataset(root, o);
+  return root;
+}
+
+TrainConfig tiny_config(const std::string& root) {
+  TrainConfig c;
+  apply_config_json(c, R"({
+    "model": {"type": "tv3s", "backbone": "mit_b0", "embed_dim": 16, "window": 4, "shift": 2},
+    "augment": {"crop": [64, 64], "scale": [64, 64], "ratio_range": [0.8, 1.25]},
+    "optimizer": {"lr": 1e-3}, "schedule": {"warmup_iters": 2},
+    "iters": 4, "batch_size": 2, "seed": 3, "checkpoint_every": 2, "val_every": 0})", "test config");
+  c.data_root = root;
+  return c;
+}
+
+std::vector<double> logged_losses(const std::string& dir) {
+  std::vector<double> losses;
+  std::ifstream in(dir + "/log.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json j = nlohmann::json::parse(line);
+    if (j.contains("loss")) losses.push_back(j["loss"].get<double>());
+  }
+  return losses;
+}
+
+}  // namespace
+
+TEST_CASE("trainer: N iterations equal N/2 + resume + N/2, bit for bit") {
+  test::TempDir dir;
+  const std::string root = tiny_dataset(dir);
+  TrainRun whole{tiny_config(root), dir.path() + "/whole", false, true, 0};
+  REQUIRE(run_training(whole) == 0);
+
+  TrainRun first_half{tiny_config(root), dir.path() + "/halves", false, true, 2};
+  REQUIRE(run_training(first_half) == 0);
+  CHECK(load_checkpoint(dir.path() + "/halves/checkpoint.safetensors").iteration == 2);
+  CHECK_FALSE(fs::exists(dir.path() + "/halves/model.safetensors"));
+  TrainRun second_half{tiny_config(root), dir.path() + "/halves", true, true, 0};
+  REQUIRE(run_training(second_half) == 0);
+
+  CHECK(test::read_bytes(dir.path() + "/whole/model.safetensors") ==
+        test::read_bytes(dir.path() + "/halves/model.safetensors"));
+  CHECK(test::read_bytes(dir.path() + "/whole/checkpoint.safetensors") ==
+        test::read_bytes(dir.path() + "/halves/checkpoint.safetensors"));
+  const std::vector<double> a = logged_losses(dir.path() + "/whole"), b = logged_losses(dir.path() + "/halves");
+  REQUIRE(a.size() == 4);
+  CHECK(a == b);
+
+  // What the run folder holds.
+  for (const char* file : {"config.json", "log.jsonl", "checkpoint.safetensors", "plot.png", "model.safetensors"})
+    CHECK(fs::exists(dir.path() + "/whole/" + file));
+  std::ifstream log(dir.path() + "/whole/log.jsonl");
+  std::string line;
+  std::getline(log, line);
+  const nlohmann::json first = nlohmann::json::parse(line);
+  CHECK(first["iter"] == 1);
+  CHECK(first.contains("loss"));
+  CHECK(first.contains("lr"));
+  bool validated = false;
+  while (std::getline(log, line)) validated |= nlohmann::json::parse(line).contains("val");
+  CHECK(validated);
+  const test::CommandResult seg = test::run_tv3s("segment '" + dir.path() + "/whole/model.safetensors' '" + root +
+                                                 "/data/003/origin' -o '" + dir.path() + "/pred' --quiet");
+  INFO(seg.output);
+  CHECK(seg.exit_code == 0);
+}
+
+TEST_CASE("trainer: divergence stops before the update and keeps the checkpoint") {
+  test::TempDir dir;
+  const std::string root = tiny_dataset(dir);
+  TrainConfig c = tiny_config(root);
+  c.optimizer.lr = 1e30, c.warmup_iters = 0, c.checkpoint_every = 1, c.iters = 6;
+  c.val_split = "";
+  const std::string out = dir.path() + "/run";
+  CHECK(run_training(TrainRun{c, out, false, true, 0}) == kDiverged);
+  const TrainCheckpoint last = load_checkpoint(out + "/checkpoint.safetensors");
+  CHECK(last.iteration >= 1);
+  CHECK(last.iteration < 6);
+  CHECK_FALSE(fs::exists(out + "/model.safetensors"));
+  std::ifstream log(out + "/log.jsonl");
+  std::string line, final_line;
+  while (std::getline(log, line)) final_line = line;
+  CHECK(final_line.find("\"diverged\":true") != std::string::npos);
+}
+
+TEST_CASE("trainer: bad checkpoints, configurations and command lines are refused") {
+  test::TempDir dir;
+  const std::string root = tiny_dataset(dir);
+  TrainConfig c = tiny_config(root);
+  c.val_split = "";
+  const std::string out = dir.path() + "/run";
+  REQUIRE(run_training(TrainRun{c, out, false, true, 2}) == 0);
+
+  TrainConfig other = c;
+  other.seed = 99;
+  CHECK(test::error_message([&] { run_training(TrainRun{other, out, true, true, 0}); })
+            .find("another configuration") != std::string::npos);
+
+  const std::string ckpt = out + "/checkpoint.safetensors";
+  std::string bytes = test::read_bytes(ckpt);
+  bytes[bytes.size() / 2] = char(bytes[bytes.size() / 2] ^ 0x40);
+  std::ofstream(ckpt, std::ios::binary | std::ios::trunc) << bytes;
+  const std::string damaged = test::error_message([&] { run_training(TrainRun{c, out, true, true, 0}); });
+  CHECK(damaged.find(ckpt) != std::string::npos);
+  CHECK(damaged.find("damaged") != std::string::npos);
+
+  TrainConfig typo;
+  CHECK(test::error_message([&] { apply_config_json(typo, R"({"itres": 5})", "x.json"); }) ==
+        "x.json: unknown key 'itres'");
+  CHECK(test::error_message([&] { apply_config_json(typo, R"({"model": {"type": "mamba"}})", "x.json"); })
+            .find("'model.type' must be") != std::string::npos);
+  const test::CommandResult no_out = test::run_tv3s("train --data '" + root + "'");
+  CHECK(no_out.exit_code == 2);
+  CHECK(no_out.output.find("needs --out DIR") != std::string::npos);
+  const test::CommandResult no_data = test::run_tv3s("train --out '" + dir.path() + "/x' --data '" + dir.path() + "/nothing'");
+  CHECK(no_data.exit_code == 1);
+  CHECK(no_data.output.find(dir.path() + "/nothing") != std::string::npos);
+}
