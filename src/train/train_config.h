@@ -33,8 +33,15 @@
 
 namespace tv3s::train {
 
+// The official recipe's model: TV3S on MiT-B1, E = 256, window 20, shift 10.
+inline ModelConfig official_tv3s_b1() {
+  ModelConfig m;
+  m.model = "tv3s", m.backbone = "mit_b1";
+  return m;
+}
+
 struct TrainConfig {
-  ModelConfig model;         // model.num_classes 0 = from the dataset
+  ModelConfig model = official_tv3s_b1();  // model.num_classes 0 = from the dataset
   std::string pretrained;    // converted mit_bX file ("" = from scratch)
   std::string init;          // --init MODEL.safetensors (fine-tuning)
 

@@ -92,7 +92,7 @@ TEST_CASE("trainer: N iterations equal N/2 + resume + N/2, bit for bit") {
   while (std::getline(log, line)) validated |= nlohmann::json::parse(line).contains("val");
   CHECK(validated);
   const test::CommandResult seg = test::run_tv3s("segment '" + dir.path() + "/whole/model.safetensors' '" + root +
-                                                 "/data/003/origin' -o '" + dir.path() + "/pred' --quiet");
+                                                 "/data/003_synth/origin' -o '" + dir.path() + "/pred' --quiet");
   INFO(seg.output);
   CHECK(seg.exit_code == 0);
 }
