@@ -27,7 +27,7 @@ const char* kUsage =
     "  --crop HxW             crop (and pad) size\n"
     "  --seed S               seed of initialisation, data order, augmentation and dropout\n"
     "  --device cpu|cuda      where to train (default cpu)\n"
-    "  --precision fp32|bf16  bf16: CUDA mixed precision, fp32 master weights\n"
+    "  --precision fp32       (mixed precision is not available yet)\n"
     "  --pretrained FILE      ImageNet MiT backbone (`tv3s convert mit_bX.pth`)\n"
     "  --init MODEL           fine-tune from a model file (classifiers re-initialised when\n"
     "                         the class count differs)\n"

@@ -16,7 +16,7 @@
 //     "iters": 160000, "batch_size": 2, "seed": 0,
 //     "dropout": 0.1, "drop_path": 0.1, "decoder_drop_path": 0.1,
 //     "checkpoint_every": 4000, "val_every": 0 (= at the end only), "val_mode": "clip" | "stream",
-//     "device": "cpu" | "cuda", "precision": "fp32" | "bf16"
+//     "device": "cpu" | "cuda", "precision": "fp32" (mixed precision: not yet)
 //   }
 // Unknown keys are errors (a typo must not silently train the default).
 #pragma once
