@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "src/pipeline/preprocess.h"
 #include "tv3s/error.h"
 
 namespace tv3s::data {
@@ -194,14 +195,12 @@ void normalize_and_pad(const io::Image& image, const io::LabelMap& labels, int c
                  labels.height == image.height,
              "normalize_and_pad: a ", image.width, "×", image.height, " frame does not fit the ", crop_w,
              "×", crop_h, " crop");
-  static const float kMean[3] = {123.675f, 116.28f, 103.53f};
-  static const float kInvStd[3] = {float(1.0 / 58.395), float(1.0 / 57.12), float(1.0 / 57.375)};
   std::fill(out, out + size_t(crop_h) * size_t(crop_w) * 3, 0.f);
   std::fill(labels_out, labels_out + size_t(crop_h) * size_t(crop_w), 255);
   for (int y = 0; y < image.height; ++y)
     for (int x = 0; x < image.width; ++x) {
       const size_t src = size_t(y) * size_t(image.width) + size_t(x), dst = size_t(y) * size_t(crop_w) + size_t(x);
-      for (int c = 0; c < 3; ++c) out[dst * 3 + size_t(c)] = (float(image.rgb[src * 3 + size_t(c)]) - kMean[c]) * kInvStd[c];
+      for (int c = 0; c < 3; ++c) out[dst * 3 + size_t(c)] = (float(image.rgb[src * 3 + size_t(c)]) - kImageMean[c]) * kImageInvStd[c];
       labels_out[dst] = labels.values[src];
     }
 }

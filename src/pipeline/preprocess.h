@@ -7,6 +7,11 @@
 
 namespace tv3s {
 
+// mmseg's ImageNet mean and 1/std per RGB channel. mmcv multiplies by the reciprocal of
+// std (computed in f64, stored as f32): the same here, so inputs match the official ones.
+inline constexpr float kImageMean[3] = {123.675f, 116.28f, 103.53f};
+inline constexpr float kImageInvStd[3] = {float(1.0 / 58.395), float(1.0 / 57.12), float(1.0 / 57.375)};
+
 // One image → [1, H, W, 3] f32 on `device`.
 Tensor normalize_image(const io::Image& image, Device device = Device::CPU);
 
