@@ -1,137 +1,218 @@
+// Training clips: listing, sampling, loading and batch assembly (src/data/train_clips.h
+// has the rules). The listing reuses the evaluation listing (src/data/eval_dataset.h), so
+// training and evaluation find videos, frames and masks by the same rules.
 #include "src/data/train_clips.h"
 
 #include <algorithm>
-#include <exception>
+#include <cstdio>
+#include <filesystem>
+#include <string>
 
-#include "src/pipeline/official_resize.h"
+#include "tv3s/error.h"
 
 namespace tv3s::data {
-
 namespace {
 
-constexpr int kClipOffsets[4] = {-9, -6, -3, 0};
+namespace fs = std::filesystem;
 
-// splitmix64 of the parts: independent streams per (seed, epoch) and (seed, iteration, clip).
-uint64_t mix(uint64_t a, uint64_t b, uint64_t c = 0) {
-  uint64_t z = a * 0x9e3779b97f4a7c15ULL ^ (b + 0x632be59bd9b4e019ULL) * 0xbf58476d1ce4e5b9ULL ^ c * 0x94d049bb133111ebULL;
+std::string join(const std::string& a, const std::string& b) { return (fs::path(a) / b).string(); }
+
+bool is_file(const std::string& path) {
+  std::error_code ec;
+  return fs::is_regular_file(path, ec);
+}
+
+uint64_t mix64(uint64_t z) {  // splitmix64's finaliser: spreads nearby seeds apart
+  z += 0x9e3779b97f4a7c15ULL;
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
 }
 
-// Item of global clip g: a Fisher–Yates permutation per epoch.
-size_t item_of(uint64_t seed, int64_t g, size_t items) {
-  const int64_t epoch = g / int64_t(items);
-  std::vector<size_t> order(items);
-  for (size_t i = 0; i < items; ++i) order[i] = i;
-  Rng rng(mix(seed, uint64_t(epoch), 0xe90c));
-  for (size_t i = items - 1; i > 0; --i) std::swap(order[i], order[size_t(rng.uniform_int(int64_t(i) + 1))]);
-  return order[size_t(g % int64_t(items))];
+// Distinct streams for the sampler's permutations and the clips' draws.
+constexpr uint64_t kPermutationStream = 0x5045524d55544531ULL;
+constexpr uint64_t kClipStream = 0x434c495044524157ULL;
+
+// The Cityscapes frame `offset` frames from `name` (<city>_<seq>_<frame>): the last field
+// + offset, zero-padded to 6 digits (datasets.md §3); "" when it would be negative.
+std::string cityscapes_neighbour(const std::string& name, int offset, const std::string& mask) {
+  const size_t last = name.rfind('_');
+  const std::string field = last == std::string::npos ? std::string() : name.substr(last + 1);
+  TV3S_CHECK(!field.empty() && field.size() <= 9 &&
+                 field.find_first_not_of("0123456789") == std::string::npos,
+             mask, ": not a Cityscapes name <city>_<seq>_<frame>_gtFine_labelTrainIds.png "
+             "(the neighbouring frames are found through the frame number)");
+  const long frame = std::stol(field) + offset;
+  if (frame < 0) return "";
+  char number[32];
+  std::snprintf(number, sizeof number, "%06ld", frame);
+  return name.substr(0, last + 1) + number;
+}
+
+// Reads the frames and label maps of a clip, checking that they agree in size.
+void load_clip(const EvalSet& set, const ClipFiles& files, std::vector<io::Image>& frames,
+               std::vector<io::LabelMap>& labels) {
+  frames.clear(), labels.clear();
+  for (size_t t = 0; t < files.images.size(); ++t) {
+    frames.push_back(io::read_image(files.images[t]));
+    const io::Image& f = frames.back();
+    TV3S_CHECK(f.width == frames[0].width && f.height == frames[0].height, files.images[t], ": is ",
+               f.width, "×", f.height, ", the other frames of its clip (", files.images[0], ") are ",
+               frames[0].width, "×", frames[0].height);
+    if (t > 0 && files.masks[t] == files.masks[t - 1]) {
+      labels.push_back(labels.back());  // Cityscapes: the target's labels for every frame
+    } else {
+      EvalFrame frame;
+      frame.mask = files.masks[t];
+      labels.push_back(read_ground_truth(set, frame));
+    }
+    TV3S_CHECK(labels.back().width == f.width && labels.back().height == f.height, files.masks[t],
+               ": mask is ", labels.back().width, "×", labels.back().height, ", its frame ",
+               files.images[t], " is ", f.width, "×", f.height);
+  }
 }
 
 }  // namespace
 
-TrainClips TrainClips::open(const std::string& root, DatasetKind kind, const std::string& split) {
-  TrainClips t;
-  EvalOptions listing;
-  listing.split = split;
-  if (kind == DatasetKind::cityscapes) listing.context_offsets = {-9, -6, -3};
-  t.set_ = list_eval_set(root, kind, listing);
-  for (size_t v = 0; v < t.set_.videos.size(); ++v) {
-    const EvalVideo& video = t.set_.videos[v];
-    if (kind == DatasetKind::vspw) {
-      TV3S_CHECK(video.frames.size() >= 10, root, ": video '", video.name, "' has ", video.frames.size(),
-                 " frames; training clips need at least 10 (frames t−9 … t)");
-      t.items_.push_back({v, 0});
-    } else {
-      for (size_t f = 0; f < video.frames.size(); ++f) t.items_.push_back({v, f});
-    }
-  }
-  TV3S_CHECK(!t.items_.empty(), root, ": the ", split, " split has nothing to train on");
-  return t;
+std::vector<int64_t> random_permutation(int64_t n, Rng& rng) {
+  std::vector<int64_t> order(size_t(std::max<int64_t>(n, 0)));
+  for (int64_t i = 0; i < n; ++i) order[size_t(i)] = i;
+  for (int64_t i = n - 1; i > 0; --i) std::swap(order[size_t(i)], order[size_t(rng.uniform_int(i + 1))]);
+  return order;
 }
 
-TrainClips::ClipFrames TrainClips::clip_frames(uint64_t seed, int64_t iteration, int64_t b, int64_t clips) const {
-  const Item& item = items_[item_of(seed, iteration * clips + b, items_.size())];
-  const EvalVideo& video = set_.videos[item.video];
-  Rng rng(mix(seed, uint64_t(iteration), uint64_t(b) + 1));
-  ClipFrames out;
-  if (set_.kind == DatasetKind::vspw) {
-    const int64_t n = int64_t(video.frames.size());
-    const bool reversed = rng.uniform() < 0.5;   // Python's random.random() < 0.5
-    const int64_t i = 9 + rng.uniform_int(n - 9);  // uniform in [9, N − 1]
-    for (int offset : kClipOffsets) {
-      const int64_t position = i + offset;
-      const EvalFrame& f = video.frames[size_t(reversed ? n - 1 - position : position)];
-      out.images.push_back(f.image);
-      out.labels.push_back(&f);
+TrainClips TrainClips::open(const std::string& root, DatasetKind kind, const std::string& split) {
+  EvalOptions options;
+  options.split = split;
+  TrainClips clips;
+  clips.set_ = list_eval_set(root, kind, options);  // split file, folders, masks, empty set
+  EvalSet& set = clips.set_;
+  if (kind == DatasetKind::vspw) {
+    for (const EvalVideo& video : set.videos) {
+      TV3S_CHECK(video.frames.size() > size_t(kClipSpan),
+                 join(join(join(root, "data"), video.name), "origin"), ": video '", video.name,
+                 "' has ", video.frames.size(), " frames; a training clip needs at least ",
+                 kClipSpan + 1, " (the oldest frame is ", kClipSpan, " before the target)");
     }
-  } else {
-    const EvalFrame& f = video.frames[item.frame];
-    for (const std::string& context : f.context) out.images.push_back(context);
-    out.images.push_back(f.image);
-    out.labels.assign(4, &f);  // every frame gets the target's labels
+    return clips;
   }
-  return out;
+  // Cityscapes: each annotated frame with the neighbours the official code reads.
+  for (const EvalVideo& city : set.videos) {
+    const std::string sequence_dir = join(join(join(root, "leftImg8bit_sequence"), split), city.name);
+    for (const EvalFrame& f : city.frames) {
+      const std::string image_dir = fs::path(f.image).parent_path().string();
+      auto find = [&](int offset) {  // the neighbour's path, "" when neither folder has it
+        const std::string name = cityscapes_neighbour(f.name, offset, f.mask);
+        if (name.empty()) return std::string();
+        const std::string file = name + "_leftImg8bit.png";
+        if (is_file(join(image_dir, file))) return join(image_dir, file);
+        if (is_file(join(sequence_dir, file))) return join(sequence_dir, file);
+        return std::string();
+      };
+      std::vector<std::string> frames;
+      for (int sign : {-1, +1}) {  // n−9, n−6, n−3; if any is missing n+9, n+6, n+3
+        frames.clear();
+        for (int offset : {9, 6, 3}) frames.push_back(find(sign * offset));
+        if (std::none_of(frames.begin(), frames.end(), [](const std::string& p) { return p.empty(); })) break;
+      }
+      TV3S_CHECK(std::none_of(frames.begin(), frames.end(), [](const std::string& p) { return p.empty(); }),
+                 f.image, ": the neighbouring frames of ", f.name, " exist neither at n−9, n−6, n−3 nor at "
+                 "n+9, n+6, n+3 (looked in ", image_dir, " and ", sequence_dir, ")");
+      frames.push_back(f.image);
+      clips.city_frames_.push_back(std::move(frames));
+      clips.city_masks_.push_back(f.mask);
+    }
+  }
+  return clips;
+}
+
+int64_t TrainClips::size() const {
+  return set_.kind == DatasetKind::vspw ? int64_t(set_.videos.size()) : int64_t(city_frames_.size());
+}
+
+int64_t TrainClips::item_of(int64_t clips, uint64_t seed, int64_t iteration, int64_t b) const {
+  const int64_t n = size();
+  const int64_t g = iteration * clips + b;
+  Rng rng(mix64(mix64(seed ^ kPermutationStream) ^ uint64_t(g / n)));
+  return random_permutation(n, rng)[size_t(g % n)];
+}
+
+Rng TrainClips::clip_rng(uint64_t seed, int64_t iteration, int64_t b) {
+  return Rng(mix64(mix64(mix64(seed ^ kClipStream) ^ uint64_t(iteration)) ^ uint64_t(b)));
+}
+
+ClipFiles TrainClips::sample_clip(int64_t item, Rng& rng) const {
+  TV3S_CHECK(item >= 0 && item < size(), "TrainClips: item ", item, " of ", size());
+  ClipFiles clip;
+  if (set_.kind == DatasetKind::cityscapes) {
+    clip.images = city_frames_[size_t(item)];
+    clip.masks.assign(clip.images.size(), city_masks_[size_t(item)]);
+    return clip;
+  }
+  const EvalVideo& video = set_.videos[size_t(item)];
+  std::vector<const EvalFrame*> frames;
+  for (const EvalFrame& f : video.frames) frames.push_back(&f);
+  if (rng.uniform() < 0.5) std::reverse(frames.begin(), frames.end());  // flip_video
+  const int64_t n = int64_t(frames.size());
+  const int64_t target = kClipSpan + rng.uniform_int(n - kClipSpan);  // uniform in [9, N−1]
+  for (int64_t offset : {9, 6, 3, 0}) {
+    const EvalFrame& f = *frames[size_t(target - offset)];
+    clip.images.push_back(f.image);
+    clip.masks.push_back(f.mask);
+  }
+  return clip;
 }
 
 ClipBatch TrainClips::batch(int64_t clips, uint64_t seed, int64_t iteration, const AugmentConfig& aug) const {
-  TV3S_CHECK(clips > 0, "TrainClips::batch: needs at least one clip");
-  ClipBatch batch;
-  batch.clips = clips;
-  const int64_t T = 4, H = aug.crop_h, W = aug.crop_w;
-  batch.images = Tensor::empty(Shape{clips * T, H, W, 3});
-  batch.labels = Tensor::empty(Shape{clips * T, H, W}, DType::i32);
-  std::vector<std::exception_ptr> errors(static_cast<size_t>(clips));
-#pragma omp parallel for schedule(dynamic)
-  for (int64_t b = 0; b < clips; ++b) {
-    try {
-      const ClipFrames frames = clip_frames(seed, iteration, b, clips);
-      // The augmentation draws of clip b: its own stream, after the frame choice's.
-      Rng rng(mix(seed, uint64_t(iteration), uint64_t(b) + 0x1000001));
-      std::vector<io::Image> images;
-      std::vector<io::LabelMap> labels;
-      for (int t = 0; t < T; ++t) {
-        images.push_back(io::read_image(frames.images[size_t(t)]));
-        labels.push_back(read_ground_truth(set_, *frames.labels[size_t(t)]));
-        TV3S_CHECK(images.back().width == images[0].width && images.back().height == images[0].height &&
-                       labels.back().width == images.back().width && labels.back().height == images.back().height,
-                   frames.images[size_t(t)], ": ", images.back().width, "×", images.back().height,
-                   " (mask ", labels.back().width, "×", labels.back().height, ") differs from the clip's first frame ",
-                   images[0].width, "×", images[0].height);
+  TV3S_CHECK(clips > 0 && iteration >= 0, "TrainClips::batch: ", clips, " clips at iteration ", iteration);
+  TV3S_CHECK(aug.crop_h > 0 && aug.crop_w > 0, "TrainClips::batch: crop size ", aug.crop_h, "×", aug.crop_w);
+  ClipBatch out;
+  out.clips = clips, out.frames = kClipFrames;
+  const int64_t H = aug.crop_h, W = aug.crop_w;
+  out.images = Tensor::empty({clips * kClipFrames, H, W, 3}, DType::f32);
+  out.labels = Tensor::empty({clips * kClipFrames, H, W}, DType::i32);
+  float* images = out.images.data<float>();
+  int32_t* labels = out.labels.data<int32_t>();
+
+  // Items first (cheap, serial): the permutations are shared by the clips of an epoch.
+  std::vector<int64_t> items(static_cast<size_t>(clips));
+  {
+    const int64_t n = size();
+    int64_t epoch = -1;
+    std::vector<int64_t> order;
+    for (int64_t b = 0; b < clips; ++b) {
+      const int64_t g = iteration * clips + b;
+      if (g / n != epoch) {
+        epoch = g / n;
+        Rng rng(mix64(mix64(seed ^ kPermutationStream) ^ uint64_t(epoch)));
+        order = random_permutation(n, rng);
       }
-      CropBox box{0, 0, std::min(H, int64_t(images[0].height)), std::min(W, int64_t(images[0].width))};
-      if (aug.enabled) {
-        const double ratio = rng.uniform(aug.ratio_min, aug.ratio_max);
-        const io::ImageSize2D size = rescale_size(images[0].width, images[0].height, aug, ratio);
-        for (int t = 0; t < T; ++t) {
-          images[size_t(t)] = tv3s::resize_linear_u8(images[size_t(t)], size.width, size.height);
-          labels[size_t(t)] = resize_nearest(labels[size_t(t)], size.width, size.height);
-        }
-        box = random_crop_box(labels.back(), aug, rng);
-      }
-      for (int t = 0; t < T; ++t) {
-        images[size_t(t)] = crop(images[size_t(t)], box);
-        labels[size_t(t)] = crop(labels[size_t(t)], box);
-      }
-      if (aug.enabled) {
-        if (rng.uniform() < aug.flip_prob)
-          for (int t = 0; t < T; ++t) flip_horizontal(images[size_t(t)]), flip_horizontal(labels[size_t(t)]);
-        if (aug.photometric)
-          for (int t = 0; t < T; ++t) photometric_distortion(images[size_t(t)], draw_photometric(aug, rng));
-      }
-      for (int t = 0; t < T; ++t) {
-        const int64_t row = b * T + t;
-        normalize_and_pad(images[size_t(t)], labels[size_t(t)], int(H), int(W),
-                          batch.images.data<float>() + row * H * W * 3, batch.labels.data<int32_t>() + row * H * W);
-      }
-    } catch (...) {
-      errors[size_t(b)] = std::current_exception();
+      items[size_t(b)] = order[size_t(g % n)];
     }
   }
-  for (const std::exception_ptr& e : errors)
-    if (e) std::rethrow_exception(e);
-  return batch;
+
+  std::vector<std::string> errors(static_cast<size_t>(clips));
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t b = 0; b < clips; ++b) {
+    try {
+      Rng rng = clip_rng(seed, iteration, b);
+      const ClipFiles files = sample_clip(items[size_t(b)], rng);
+      std::vector<io::Image> frames;
+      std::vector<io::LabelMap> maps;
+      load_clip(set_, files, frames, maps);
+      augment_clip(frames, maps, aug, rng);
+      for (int64_t t = 0; t < kClipFrames; ++t) {
+        const int64_t row = b * kClipFrames + t;
+        normalize_and_pad(frames[size_t(t)], images + row * H * W * 3, int(H), int(W));
+        pad_labels(maps[size_t(t)], labels + row * H * W, int(H), int(W));
+      }
+    } catch (const std::exception& e) {
+      errors[size_t(b)] = e.what();
+    }
+  }
+  for (const std::string& e : errors)  // the first failing clip, whatever the thread count
+    if (!e.empty()) fail(e);
+  return out;
 }
 
 }  // namespace tv3s::data

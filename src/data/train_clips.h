@@ -1,20 +1,24 @@
-// Training clips (training-spec §2): which frames make a clip, their labels, and the
-// augmented, normalised batch the model trains on.
+// Training clips: the listing of a training set (VSPW layout — also what `tv3s synth`
+// writes — or Cityscapes), the official clip sampling (training-spec.md §2) and batch
+// assembly through the augmentation of src/data/augment.h (§3).
 //
-// VSPW layout (also `tv3s synth` output): one item per video of <split>.txt; the frame list
-// is reversed with p = ½, a target index i uniform in [9, N−1], the clip is list positions
-// [i−9, i−6, i−3, i] (target last); every frame is supervised with its own mask
-// (reduce_zero_label). Cityscapes: one item per annotated frame; the neighbours n−9, n−6,
-// n−3 (found as `tv3s eval` finds them), all four with the target's labelTrainIds. The
-// official code falls back to n+9/+6/+3 when a neighbour is missing; here a missing one is
-// an error at open (the dataset download has them all).
+// A batch is a pure function of (seed, iteration, clips, augment config): the item of
+// clip b is position g mod N of a per-epoch permutation (seeded by (seed, epoch), epoch =
+// g div N, g = iteration·clips + b) — a shuffled sampler that sees every item once per
+// epoch — and every other random draw of clip b comes from a tv3s::Rng seeded by (seed,
+// iteration, b). Resuming a run therefore needs no loader state, and the thread count
+// does not change the result.
 //
-// A batch is a pure function of (seed, iteration, clips, augmentation): item order is one
-// permutation per epoch seeded by (seed, epoch), and every draw for clip b comes from an
-// Rng seeded by (seed, iteration, b). So resuming needs no loader state, and the result
-// does not depend on the number of threads.
+// VSPW     one item per video of <split>.txt; with p = ½ the frame list is reversed; target
+//          index i ~ uniform [9, N−1]; clip = positions i−9, i−6, i−3, i (oldest first,
+//          target last); every frame keeps its own mask, reduce_zero_label applied.
+// Cityscapes one item per *_gtFine_labelTrainIds.png; frames n−9, n−6, n−3, n (the 6-digit
+//          frame field), or n+9, n+6, n+3, n when any of the former is missing; no
+//          reversal; all four frames get the target's train ids.
 #pragma once
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "src/data/augment.h"
 #include "src/data/eval_dataset.h"
@@ -24,37 +28,47 @@ namespace tv3s::data {
 
 struct ClipBatch {
   int64_t clips = 0, frames = 4;
-  Tensor images;  // f32 CPU [clips·frames, crop_h, crop_w, 3], normalised RGB, zero-padded
-  Tensor labels;  // i32 CPU [clips·frames, crop_h, crop_w], train ids, 255 ignored / padding
+  Tensor images;  // f32 CPU [clips·frames, crop_h, crop_w, 3]: normalised RGB, padded with 0 bottom/right; clip b at rows b·frames … (oldest first, target last)
+  Tensor labels;  // i32 CPU [clips·frames, crop_h, crop_w]: train ids, 255 = ignore (and padding)
 };
+
+// One training clip before loading: the images oldest first (target last) and their label
+// files (Cityscapes: the target's, four times).
+struct ClipFiles {
+  std::vector<std::string> images, masks;
+};
+
+constexpr int kClipFrames = 4;
+constexpr int kClipSpan = 9;  // the oldest frame is 9 frames before the target
 
 class TrainClips {
  public:
-  // Lists and checks the split up front (missing files, videos under 10 frames, an empty
-  // split): one-line errors naming the path.
+  // Lists and checks the set (split file, ≥ 10 frames per video, every mask, a non-empty
+  // set, Cityscapes neighbours); one-line errors naming the file.
   static TrainClips open(const std::string& root, DatasetKind kind, const std::string& split = "train");
 
-  int64_t size() const { return int64_t(items_.size()); }  // videos (VSPW) or annotated frames
+  int64_t size() const;  // items: videos (VSPW) or annotated frames (Cityscapes)
   DatasetKind kind() const { return set_.kind; }
-  const ClassTable& classes() const { return set_.classes; }
+  int64_t num_classes() const { return set_.classes.size(); }
+  const EvalSet& set() const { return set_; }
+
+  // The item clip b of `iteration` uses (epoch permutation, see the top of this file).
+  int64_t item_of(int64_t clips, uint64_t seed, int64_t iteration, int64_t b) const;
+  // The clip of `item` with the draws of `rng` (VSPW: reversal coin, then target index).
+  ClipFiles sample_clip(int64_t item, Rng& rng) const;
+  // The Rng of clip b of `iteration`.
+  static Rng clip_rng(uint64_t seed, int64_t iteration, int64_t b);
 
   ClipBatch batch(int64_t clips, uint64_t seed, int64_t iteration, const AugmentConfig& aug) const;
 
-  // The four frames (images and masks) of global clip g, before augmentation: the item and
-  // frame choice alone (exposed for tests).
-  struct ClipFrames {
-    std::vector<std::string> images;  // oldest first, target last
-    std::vector<const EvalFrame*> labels;  // the frame whose mask supervises each position
-  };
-  ClipFrames clip_frames(uint64_t seed, int64_t iteration, int64_t clip_index, int64_t clips) const;
-
  private:
-  struct Item {
-    size_t video;  // index into set_.videos
-    size_t frame;  // Cityscapes: the annotated frame
-  };
   EvalSet set_;
-  std::vector<Item> items_;
+  // Cityscapes: per item, the four image paths (oldest first).
+  std::vector<std::vector<std::string>> city_frames_;
+  std::vector<std::string> city_masks_;
 };
+
+// A permutation of 0..n−1 from `rng` (Fisher–Yates).
+std::vector<int64_t> random_permutation(int64_t n, Rng& rng);
 
 }  // namespace tv3s::data
