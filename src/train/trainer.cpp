@@ -92,10 +92,12 @@ void rewind_log(const std::string& path, int64_t last, History& history) {
   io::write_file_atomic(path, kept);
 }
 
-void draw_plot(const std::string& path, const History& h) {
-  PlotPanel loss{"training loss", "iteration", "loss", {}, false};
-  loss.series.push_back({"loss", h.iter, h.loss, {170, 190, 230}, false});
-  loss.series.push_back({"smoothed", h.iter, smooth_ema(h.loss, 0.95), {20, 60, 160}, false});
+// Two panels over the whole run (x from 0 to the last iteration, so that they line up):
+// the loss on a log axis, raw and smoothed, and validation mIoU / mVC8 in percent.
+void draw_plot(const std::string& path, const History& h, int64_t iters) {
+  PlotPanel loss{"training loss", "iteration", "loss", {}, true};
+  loss.series.push_back({"loss", h.iter, h.loss, {170, 190, 230}, false, true, 1.0});
+  loss.series.push_back({"smoothed", h.iter, smooth_ema(h.loss, 0.95), {20, 60, 160}, false, true, 2.0});
   PlotPanel val{"validation", "iteration", "%", {}, false};
   auto percent = [](std::vector<double> v) {
     for (double& x : v) x *= 100;
@@ -103,6 +105,8 @@ void draw_plot(const std::string& path, const History& h) {
   };
   val.series.push_back({"mIoU", h.val_iter, percent(h.miou), {200, 60, 40}, true});
   val.series.push_back({"mVC8", h.val_iter, percent(h.mvc8), {40, 150, 70}, true});
+  val.y_min = 0, val.y_max = 100;
+  for (PlotPanel* p : {&loss, &val}) p->x_min = 0, p->x_max = double(iters);
   write_plot_png(path, {loss, val});
 }
 
@@ -277,7 +281,7 @@ int run_training(const TrainRun& run) {
     if ((config.val_every > 0 && iteration % config.val_every == 0) || last) run_validation(iteration);
     if (iteration % config.checkpoint_every == 0 || last || stopping ||
         (config.val_every > 0 && iteration % config.val_every == 0))
-      draw_plot(plot_path, history);
+      draw_plot(plot_path, history, config.iters);
     if (stopping && !last) {
       if (bar) std::fputc('\n', stderr);
       if (chatty || g_interrupted)
