@@ -4,12 +4,18 @@
 #   make test-install  only the install test: `cmake --install` to a temporary prefix,
 #                   then examples/ built against it with find_package(tv3s) and run
 #   make bench      build, then run the op micro-benchmarks
+#   make demo       build, write a short synthetic video (one never seen in training),
+#                   segment it with the shipped model (weights/) in streaming mode and
+#                   write colour overlays; prints where they are
 # Variables: BUILD (build dir), CMAKE_ARGS (e.g. -DTV3S_CUDA_ARCHS=80), JOBS.
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all configure test test-install bench clean
+DEMO ?= $(BUILD)/demo
+DEMO_MODEL ?= weights/tv3s_synth_b0.safetensors
+
+.PHONY: all configure test test-install bench demo clean
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -26,6 +32,12 @@ test-install: all
 
 bench: all
 	./$(BUILD)/tv3s bench ops
+
+demo: all
+	./$(BUILD)/tv3s synth --out $(DEMO)/video --videos 0 --val 1 --test 0 --frames 48 --seed 7 --force --quiet
+	./$(BUILD)/tv3s segment $(DEMO_MODEL) $(DEMO)/video/data/000_synth/origin --mode stream \
+	    --overlay $(DEMO)/overlays -o $(DEMO)/labels
+	@echo "overlays: $(DEMO)/overlays/ (label maps: $(DEMO)/labels/, frames: $(DEMO)/video/data/000_synth/origin/)"
 
 clean:
 	rm -rf $(BUILD)

@@ -30,6 +30,7 @@
 #include "src/core/cuda_context.h"
 #include "src/core/dispatch.h"
 #include "src/core/parallel.h"
+#include "src/ops/autocast.h"
 #include "tv3s/autograd.h"
 #include "tv3s/ops/conv.h"
 #include "tv3s/ops/layout.h"
@@ -161,6 +162,7 @@ Tensor im2col(const Tensor& x, int64_t kh, int64_t kw, const Conv2dParams& param
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
               const Conv2dParams& params) {
+  if (autocast::applies(x)) return autocast::conv2d(x, weight, bias, params);
   check_compute_dtype("conv2d", x);
   check_defined("conv2d", weight);
   check_same_device("conv2d", x, weight);

@@ -40,6 +40,7 @@
 #include "cuda/matmul.h"
 #include "src/core/cuda_context.h"
 #include "src/core/dispatch.h"
+#include "src/ops/autocast.h"
 #include "tv3s/autograd.h"
 #include "tv3s/ops/reduce.h"
 
@@ -465,6 +466,7 @@ template void gemm_cpu<double>(bool, bool, int64_t, int64_t, int64_t, double, co
                                int64_t, const double*, int64_t, double, double*, int64_t);
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+  if (autocast::applies(a)) return autocast::matmul(a, b, trans_a, trans_b);
   const MatmulPlan p = plan_matmul(a, b, trans_a, trans_b);
   Tensor out = Tensor::empty(p.out_shape, a.dtype(), a.device());
   run_matmul(a, b, out, trans_a, trans_b, p, Tensor());
@@ -503,6 +505,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
 }
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  if (autocast::applies(x)) return autocast::linear(x, weight, bias);
   check_defined("linear", x);
   check_defined("linear", weight);
   check_same_device("linear", x, weight);

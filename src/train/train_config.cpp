@@ -1,5 +1,6 @@
 #include "src/train/train_config.h"
 
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -135,6 +136,7 @@ void apply_config_json(TrainConfig& c, const std::string& text, const std::strin
     r.get("val_mode", c.val_mode);
     r.get("device", c.device);
     r.get("precision", c.precision);
+    r.get("loss_scale", c.loss_scale);
   }
   // Values: checked here so a bad config fails before any data is read.
   check_positive(c.iters, "iters", what);
@@ -165,10 +167,16 @@ void apply_config_json(TrainConfig& c, const std::string& text, const std::strin
   TV3S_CHECK(c.val_mode == "clip" || c.val_mode == "stream", what,
              ": 'val_mode' must be \"clip\" or \"stream\"");
   TV3S_CHECK(c.device == "cpu" || c.device == "cuda", what, ": 'device' must be \"cpu\" or \"cuda\"");
-  // Mixed precision (bf16 autocast with fp32 master weights) is not implemented yet:
-  // refuse it rather than silently train in fp32.
-  TV3S_CHECK(c.precision == "fp32", what, ": 'precision' \"", c.precision,
-             "\" is not available yet; training runs in fp32");
+  TV3S_CHECK(std::isfinite(c.loss_scale) && c.loss_scale >= 1, what, ": 'loss_scale' must be at least 1");
+  TV3S_CHECK(c.precision == "fp32" || c.precision == "bf16" || c.precision == "fp16", what,
+             ": 'precision' must be \"fp32\", \"bf16\" or \"fp16\", got \"", c.precision, "\"");
+}
+
+DType precision_dtype(const std::string& precision) {
+  if (precision == "bf16") return DType::bf16;
+  if (precision == "fp16") return DType::f16;
+  TV3S_CHECK(precision == "fp32", "precision must be fp32, bf16 or fp16, got \"", precision, "\"");
+  return DType::f32;
 }
 
 TrainConfig read_train_config(const std::string& path) {
@@ -200,7 +208,8 @@ json identity(const TrainConfig& c) {
                     {"min_lr", c.min_lr}}},
       {"iters", c.iters}, {"batch_size", c.batch_size}, {"seed", c.seed},
       {"dropout", c.stochastic.dropout}, {"drop_path", c.stochastic.drop_path},
-      {"decoder_drop_path", c.stochastic.decoder_drop_path}, {"precision", c.precision}};
+      {"decoder_drop_path", c.stochastic.decoder_drop_path}, {"precision", c.precision},
+      {"loss_scale", c.loss_scale}};
 }
 }  // namespace
 

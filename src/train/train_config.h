@@ -16,7 +16,8 @@
 //     "iters": 160000, "batch_size": 2, "seed": 0,
 //     "dropout": 0.1, "drop_path": 0.1, "decoder_drop_path": 0.1,
 //     "checkpoint_every": 4000, "val_every": 0 (= at the end only), "val_mode": "clip" | "stream",
-//     "device": "cpu" | "cuda", "precision": "fp32" (mixed precision: not yet)
+//     "device": "cpu" | "cuda", "precision": "fp32" | "bf16" | "fp16",
+//     "loss_scale": 65536 (fp16's initial dynamic loss scale)
 //   }
 // Unknown keys are errors (a typo must not silently train the default).
 #pragma once
@@ -58,17 +59,23 @@ struct TrainConfig {
   int64_t checkpoint_every = 4000, val_every = 0;
   std::string val_mode = "clip";
   std::string device = "cpu", precision = "fp32";
+  double loss_scale = 65536;  // fp16: the initial dynamic loss scale (GradScaler's 2^16)
 
   PolySchedule schedule() const;
   // The whole configuration as JSON (what the run folder's config.json holds).
   std::string to_json() const;
   // The keys that must agree between a checkpoint and a resumed run (model, data,
-  // augmentation, loss, optimizer, schedule, batch, seed, noise) — not iters/cadences.
+  // augmentation, loss, optimizer, schedule and iters, batch, seed, noise, precision) — not
+  // the cadences, val_mode or device.
   std::string identity_json() const;
 };
 
 // Parses `text` (a JSON object) onto `config`; `what` names the source in errors.
 void apply_config_json(TrainConfig& config, const std::string& text, const std::string& what);
 TrainConfig read_train_config(const std::string& path);
+
+// "fp32" → f32 (no autocast), "bf16" → bf16, "fp16" → f16 (with dynamic loss scaling):
+// the dtype of the forward pass's matrix products (tv3s/autocast.h).
+DType precision_dtype(const std::string& precision);
 
 }  // namespace tv3s::train

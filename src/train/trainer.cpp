@@ -19,9 +19,11 @@
 #include "src/models/parameters.h"
 #include "src/train/checkpoint.h"
 #include "src/train/init.h"
+#include "src/train/loss_scale.h"
 #include "src/train/param_groups.h"
 #include "src/train/plot.h"
 #include "src/train/validate.h"
+#include "tv3s/autocast.h"
 #include "tv3s/autograd.h"
 #include "tv3s/device.h"
 #include "tv3s/ops.h"
@@ -110,6 +112,15 @@ void draw_plot(const std::string& path, const History& h, int64_t iters) {
   write_plot_png(path, {loss, val});
 }
 
+// Whether every parameter's gradient is finite (a parameter without one counts as finite).
+bool gradients_finite(const AdamW& optimizer) {
+  for (const AdamW::Param& p : optimizer.params()) {
+    const Tensor g = p.tensor.grad();
+    if (g.defined() && count_nonfinite(g) > 0) return false;
+  }
+  return true;
+}
+
 std::string hms(double seconds) {
   const int64_t s = int64_t(seconds + 0.5);
   char buf[32];
@@ -183,7 +194,7 @@ int run_training(const TrainRun& run) {
     io::write_file_atomic(log_path, std::string());
   }
   TV3S_CHECK(start < config.iters, ckpt_path, ": already at iteration ", start, " of ", config.iters,
-             " (raise --iters to train further)");
+             ": the run is complete (its model is model.safetensors)");
   io::write_file_atomic((fs::path(run.out_dir) / "config.json").string(), config.to_json());
 
   // Leaves on the table's own handles: the optimizer and every module bound later share them.
@@ -194,6 +205,14 @@ int run_training(const TrainRun& run) {
   AdamW optimizer(params, config.optimizer);
   if (run.resume) optimizer.load_state({resumed.adam_m, resumed.adam_v, resumed.adam_steps}, ckpt_path);
   const PolySchedule schedule = config.schedule();
+  // Mixed precision: the forward pass's matrix products in bf16/f16 (tv3s/autocast.h);
+  // weights, optimizer and everything else stay f32. f16 needs dynamic loss scaling.
+  const DType compute = precision_dtype(config.precision);
+  LossScaler scaler(compute == DType::f16, config.loss_scale);
+  if (run.resume) scaler.restore(resumed.loss_scale, resumed.loss_scale_good_steps);
+  if (chatty && compute != DType::f32 && device == Device::CPU)
+    std::fprintf(stderr, "precision %s: emulated on the CPU (rounded operands, f32 arithmetic) — for checking "
+                 "accuracy; it is slower than fp32\n", config.precision.c_str());
 
   auto save = [&](int64_t iteration) {
     TrainCheckpoint c;
@@ -202,6 +221,7 @@ int run_training(const TrainRun& run) {
     AdamWState state = optimizer.save_state();
     c.adam_m = std::move(state.m), c.adam_v = std::move(state.v), c.adam_steps = std::move(state.steps);
     rng.save(c.rng);
+    c.loss_scale = scaler.scale(), c.loss_scale_good_steps = scaler.good_steps();
     c.model_config_json = json(config.model.to_metadata()).dump();
     c.train_config_json = config.identity_json();
     save_checkpoint(ckpt_path, c);
@@ -240,8 +260,12 @@ int run_training(const TrainRun& run) {
   for (int64_t it = start; it < stop_at; ++it) {
     const data::ClipBatch batch = clips.batch(config.batch_size, config.seed, it, config.augment);
     const Tensor images = batch.images.to(device), labels = batch.labels.to(device);
-    const TrainOutputs out = forward_train(config.model, weights, images, config.frames, config.stochastic, rng);
-    const Loss loss = compute_loss(out, labels, config.frames, config.loss);
+    Loss loss;
+    {
+      const AutocastScope autocast(compute);
+      const TrainOutputs out = forward_train(config.model, weights, images, config.frames, config.stochastic, rng);
+      loss = compute_loss(out, labels, config.frames, config.loss);
+    }
     const double value = loss.total.detach().cpu().item();
     if (!std::isfinite(value)) {
       if (bar) std::fputc('\n', stderr);
@@ -253,17 +277,36 @@ int run_training(const TrainRun& run) {
       log_line({{"iter", it + 1}, {"diverged", true}});
       return kDiverged;
     }
-    autograd::backward(loss.total);
+    autograd::backward(scaler.enabled() ? loss.total * scaler.scale() : loss.total);
+    // A finite loss can still have non-finite gradients: with loss scaling that is an
+    // overflow (skip the step, the scale halves); otherwise divergence, stopped before the
+    // update like a non-finite loss.
+    const double loss_scale = scaler.scale();
+    const bool finite = gradients_finite(optimizer);
+    const bool stepping = scaler.update(finite);
+    if (!finite && !scaler.enabled()) {
+      if (bar) std::fputc('\n', stderr);
+      std::fprintf(stderr,
+                   "tv3s train: a gradient holds NaN/Inf at iteration %lld (the loss %.6g is finite): training "
+                   "diverged; stopped before the update. The last checkpoint (%s) is intact; try a lower "
+                   "learning rate\n",
+                   (long long)(it + 1), value, fs::exists(ckpt_path) ? ckpt_path.c_str() : "none written yet");
+      log_line({{"iter", it + 1}, {"diverged", true}});
+      return kDiverged;
+    }
     const double factor = schedule.factor(it);
-    optimizer.step(factor);
+    if (stepping) optimizer.step(factor, 1.0 / loss_scale);
     optimizer.zero_grad();
     ++done_here;
 
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double clips_per_s = double(done_here * config.batch_size) / seconds;
     const double lr = config.optimizer.lr * factor;
-    log_line({{"iter", it + 1}, {"loss", value}, {"loss_aux", loss.aux}, {"loss_main", loss.main},
-              {"lr", lr}, {"lr_head", 10 * lr}, {"clips_per_s", clips_per_s}, {"seconds", seconds}});
+    json line = {{"iter", it + 1}, {"loss", value}, {"loss_aux", loss.aux}, {"loss_main", loss.main},
+                 {"lr", lr}, {"lr_head", 10 * lr}, {"clips_per_s", clips_per_s}, {"seconds", seconds}};
+    if (scaler.enabled()) line["loss_scale"] = loss_scale;
+    if (!stepping) line["skipped"] = true;  // gradients overflowed at this loss scale
+    log_line(line);
     history.iter.push_back(double(it + 1));
     history.loss.push_back(value);
 

@@ -148,3 +148,63 @@ TEST_CASE("trainer: bad checkpoints, configurations and command lines are refuse
   CHECK(no_data.exit_code == 1);
   CHECK(no_data.output.find(dir.path() + "/nothing") != std::string::npos);
 }
+
+namespace {
+
+std::vector<nlohmann::json> log_lines(const std::string& dir) {
+  std::vector<nlohmann::json> lines;
+  std::ifstream in(dir + "/log.jsonl");
+  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
+
+}  // namespace
+
+TEST_CASE("trainer: fp16 — overflowing steps are skipped and halve the loss scale; resume restores it") {
+  // An initial scale of 2^22 overflows f16 gradients for certain: the first steps are
+  // skipped, the scale halves each time until the gradients fit, then training steps.
+  test::TempDir dir;
+  const std::string root = tiny_dataset(dir);
+  TrainConfig c = tiny_config(root);
+  c.precision = "fp16", c.loss_scale = std::ldexp(1.0, 22), c.iters = 20, c.checkpoint_every = 10;
+  c.val_split = "";
+  REQUIRE(run_training(TrainRun{c, dir.path() + "/whole", false, true, 0}) == 0);
+  const std::vector<nlohmann::json> lines = log_lines(dir.path() + "/whole");
+  REQUIRE(lines.size() == 20);
+  CHECK(lines[0]["loss_scale"] == std::ldexp(1.0, 22));
+  CHECK(lines[0].value("skipped", false));
+  int64_t skipped = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const bool skip = lines[i].value("skipped", false);
+    skipped += skip;
+    if (i + 1 < lines.size())
+      CHECK(lines[i + 1]["loss_scale"].get<double>() == lines[i]["loss_scale"].get<double>() * (skip ? 0.5 : 1.0));
+  }
+  CHECK(skipped >= 1);
+  CHECK(!lines.back().value("skipped", false));  // the scale came down into f16's range
+  CHECK(lines.back()["loss"].get<double>() < lines.front()["loss"].get<double>());
+
+  REQUIRE(run_training(TrainRun{c, dir.path() + "/halves", false, true, 10}) == 0);
+  REQUIRE(run_training(TrainRun{c, dir.path() + "/halves", true, true, 0}) == 0);
+  CHECK(test::read_bytes(dir.path() + "/whole/checkpoint.safetensors") ==
+        test::read_bytes(dir.path() + "/halves/checkpoint.safetensors"));
+}
+
+TEST_CASE("trainer: bf16 tracks fp32 on the same data and draws") {
+  test::TempDir dir;
+  const std::string root = tiny_dataset(dir);
+  TrainConfig c = tiny_config(root);
+  c.val_split = "";
+  REQUIRE(run_training(TrainRun{c, dir.path() + "/fp32", false, true, 0}) == 0);
+  c.precision = "bf16";
+  REQUIRE(run_training(TrainRun{c, dir.path() + "/bf16", false, true, 0}) == 0);
+  const std::vector<double> a = logged_losses(dir.path() + "/fp32"), b = logged_losses(dir.path() + "/bf16");
+  REQUIRE(a.size() == 4);
+  REQUIRE(b.size() == 4);
+  for (size_t i = 0; i < a.size(); ++i) {
+    INFO("iteration " << i + 1 << ": fp32 " << a[i] << ", bf16 " << b[i]);
+    CHECK(a[i] != b[i]);                            // the products really ran in bf16
+    CHECK(std::fabs(a[i] - b[i]) < 0.02 * a[i]);    // bf16 keeps 8 significant bits
+  }
+  CHECK(log_lines(dir.path() + "/bf16")[0].count("loss_scale") == 0);  // bf16 needs no scaling
+}
