@@ -9,6 +9,7 @@
 //             Cityscapes the clip of frames n−9, n−6, n−3, n of the target's snippet.
 //   stream    (default) streaming at native size: the Mamba state carried over the whole
 //             video; on Cityscapes the frames n−9, n−8, …, n streamed from zero state, n scored.
+//             With --mode clip a TV3S runs the official clips instead, still at native size.
 //   both      the two side by side, from one decode of every frame.
 // A per-frame SegFormer runs in frame mode under both names (official = resize + per-frame).
 // The metrics (src/eval/metrics.h) are the same for every protocol; mVC follows
@@ -57,7 +58,7 @@ namespace {
 
 const char* kUsage =
     "usage: tv3s eval [MODEL.safetensors] --data ROOT [--dataset vspw|cityscapes]\n"
-    "                 [--split val|test] [--pred DIR] [--protocol stream|official|both]\n"
+    "                 [--split val|test] [--pred DIR] [--protocol stream|official|both] [--mode stream|clip]\n"
     "                 [--save-pred DIR] [--json FILE] [--device cpu|cuda] [--threads N]\n"
     "                 [--videos a,b,...|--limit N] [--quiet]\n"
     "  MODEL            run this model on the set (or give --pred DIR, not both)\n"
@@ -69,6 +70,8 @@ const char* kUsage =
     "                   DIR/<city>/<name>_leftImg8bit.png (Cityscapes); train-id label PNGs\n"
     "  --protocol P     stream (default): streaming at native size; official: the published\n"
     "                   evaluation (test resize, 4-frame clips); both: side by side\n"
+    "  --mode M         how a TV3S runs under --protocol stream: stream (default) or clip\n"
+    "                   (the official 4-frame clips, at native size)\n"
     "  --save-pred DIR  write the predictions as palette PNGs in the layout --pred reads\n"
     "                   (with --protocol both: DIR/official/ and DIR/stream/)\n"
     "  --json FILE      the results as JSON (percent, full precision)\n"
@@ -86,6 +89,7 @@ using data::EvalVideo;
 
 struct Options {
   std::string model, root, dataset, split = "val", pred_dir, protocol = "stream", save_dir, json;
+  std::string stream_mode = "stream";  // how a TV3S runs under the stream protocol: stream or clip
   std::string device = "cpu";
   std::vector<std::string> videos;
   int64_t limit = 0;
@@ -125,6 +129,10 @@ Options parse(int argc, char** argv, bool& help) {
       o.protocol = args.value(a);
       if (o.protocol != "stream" && o.protocol != "official" && o.protocol != "both")
         throw UsageError{"unknown --protocol '" + o.protocol + "' (stream, official or both)"};
+    } else if (a == "--mode") {
+      o.stream_mode = args.value(a);
+      if (o.stream_mode != "stream" && o.stream_mode != "clip")
+        throw UsageError{"unknown --mode '" + o.stream_mode + "' (stream or clip)"};
     } else if (a == "--save-pred") {
       o.save_dir = args.value(a);
     } else if (a == "--json") {
@@ -275,7 +283,7 @@ int evaluate(const Options& o) {
   listing.videos = o.videos, listing.limit = o.limit;
   if (cityscapes && tv3s) {
     for (const std::string& p : protocols) {
-      if (p == "stream") listing.context_offsets = {-9, -8, -7, -6, -5, -4, -3, -2, -1};
+      if (p == "stream" && o.stream_mode == "stream") listing.context_offsets = {-9, -8, -7, -6, -5, -4, -3, -2, -1};
       else if (listing.context_offsets.empty()) listing.context_offsets = {-9, -6, -3};
     }
   }
@@ -307,9 +315,10 @@ int evaluate(const Options& o) {
     if (p == "pred") continue;
     const bool official = p == "official";
     run.resize = official ? (cityscapes ? TestResize::cityscapes : TestResize::vspw) : TestResize::none;
+    const bool clips = official || o.stream_mode == "clip";
     SegmentMode mode = SegmentMode::frame;
     if (tv3s) {
-      mode = official ? SegmentMode::clip : SegmentMode::stream;
+      mode = clips ? SegmentMode::clip : SegmentMode::stream;
       run.segmenter = std::make_unique<Segmenter>(tv3s, mode, 1);
     } else {
       run.segmenter = std::make_unique<Segmenter>(segformer, 1);
@@ -320,7 +329,7 @@ int evaluate(const Options& o) {
     if (cityscapes && tv3s) {  // positions in listing.context_offsets
       const std::vector<int>& offsets = listing.context_offsets;
       for (size_t k = 0; k < offsets.size(); ++k)
-        if (!official || offsets[k] == -9 || offsets[k] == -6 || offsets[k] == -3) run.context.push_back(int(k));
+        if (!clips || offsets[k] == -9 || offsets[k] == -6 || offsets[k] == -3) run.context.push_back(int(k));
     }
     if (!o.save_dir.empty()) run.save_dir = protocols.size() > 1 ? (fs::path(o.save_dir) / p).string() : o.save_dir;
   }
