@@ -208,3 +208,29 @@ TEST_CASE("trainer: bf16 tracks fp32 on the same data and draws") {
   }
   CHECK(log_lines(dir.path() + "/bf16")[0].count("loss_scale") == 0);  // bf16 needs no scaling
 }
+
+TV3S_CUDA_TEST_CASE("trainer: on CUDA, bf16 and fp16 track fp32, and fp32 tracks the CPU run") {
+  test::TempDir dir;
+  const std::string root = tiny_dataset(dir);
+  TrainConfig c = tiny_config(root);
+  c.val_split = "";
+  REQUIRE(run_training(TrainRun{c, dir.path() + "/cpu", false, true, 0}) == 0);
+  c.device = "cuda";
+  REQUIRE(run_training(TrainRun{c, dir.path() + "/fp32", false, true, 0}) == 0);
+  c.precision = "bf16";
+  REQUIRE(run_training(TrainRun{c, dir.path() + "/bf16", false, true, 0}) == 0);
+  c.precision = "fp16";
+  REQUIRE(run_training(TrainRun{c, dir.path() + "/fp16", false, true, 0}) == 0);
+  const std::vector<double> cpu = logged_losses(dir.path() + "/cpu"), fp32 = logged_losses(dir.path() + "/fp32"),
+                            bf16 = logged_losses(dir.path() + "/bf16"), fp16 = logged_losses(dir.path() + "/fp16");
+  REQUIRE(fp32.size() == 4);
+  REQUIRE(bf16.size() == 4);
+  REQUIRE(fp16.size() == 4);
+  for (size_t i = 0; i < 4; ++i) {
+    INFO("iteration " << i + 1 << ": cpu " << cpu[i] << ", cuda fp32 " << fp32[i] << ", bf16 " << bf16[i] << ", fp16 "
+                      << fp16[i]);
+    CHECK(std::fabs(fp32[i] - cpu[i]) < 1e-3 * cpu[i]);  // same draws; only summation order differs
+    CHECK(std::fabs(bf16[i] - fp32[i]) < 0.02 * fp32[i]);
+    CHECK(std::fabs(fp16[i] - fp32[i]) < 0.01 * fp32[i]);  // f16 keeps 11 significant bits
+  }
+}
