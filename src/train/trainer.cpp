@@ -267,16 +267,17 @@ int run_training(const TrainRun& run) {
       loss = compute_loss(out, labels, config.frames, config.loss);
     }
     const double value = loss.total.detach().cpu().item();
-    if (!std::isfinite(value)) {
+    // Divergence stops before the update, so the last checkpoint stays good.
+    auto diverged = [&](const std::string& what) {
       if (bar) std::fputc('\n', stderr);
       std::fprintf(stderr,
-                   "tv3s train: the loss is %s at iteration %lld: training diverged; stopped before "
-                   "the update. The last checkpoint (%s) is intact; try a lower learning rate\n",
-                   std::isnan(value) ? "NaN" : "infinite", (long long)(it + 1),
-                   fs::exists(ckpt_path) ? ckpt_path.c_str() : "none written yet");
+                   "tv3s train: %s at iteration %lld: training diverged; stopped before the update. The "
+                   "last checkpoint (%s) is intact; try a lower learning rate\n",
+                   what.c_str(), (long long)(it + 1), fs::exists(ckpt_path) ? ckpt_path.c_str() : "none written yet");
       log_line({{"iter", it + 1}, {"diverged", true}});
       return kDiverged;
-    }
+    };
+    if (!std::isfinite(value)) return diverged(std::isnan(value) ? "the loss is NaN" : "the loss is infinite");
     autograd::backward(scaler.enabled() ? loss.total * scaler.scale() : loss.total);
     // A finite loss can still have non-finite gradients: with loss scaling that is an
     // overflow (skip the step, the scale halves); otherwise divergence, stopped before the
@@ -284,16 +285,7 @@ int run_training(const TrainRun& run) {
     const double loss_scale = scaler.scale();
     const bool finite = gradients_finite(optimizer);
     const bool stepping = scaler.update(finite);
-    if (!finite && !scaler.enabled()) {
-      if (bar) std::fputc('\n', stderr);
-      std::fprintf(stderr,
-                   "tv3s train: a gradient holds NaN/Inf at iteration %lld (the loss %.6g is finite): training "
-                   "diverged; stopped before the update. The last checkpoint (%s) is intact; try a lower "
-                   "learning rate\n",
-                   (long long)(it + 1), value, fs::exists(ckpt_path) ? ckpt_path.c_str() : "none written yet");
-      log_line({{"iter", it + 1}, {"diverged", true}});
-      return kDiverged;
-    }
+    if (!finite && !scaler.enabled()) return diverged("a gradient holds NaN/Inf (the loss is finite)");
     const double factor = schedule.factor(it);
     if (stepping) optimizer.step(factor, 1.0 / loss_scale);
     optimizer.zero_grad();
