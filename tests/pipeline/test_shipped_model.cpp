@@ -1,8 +1,8 @@
 // The shipped default model (weights/tv3s_synth_b0.safetensors, trained by `tv3s train
 // configs/synth_tv3s.json`): it loads as the TV3S it claims to be and segments a synthetic
 // video it never saw (seed 7; training used seed 1) in streaming mode about as well as
-// the README says. Measured on this video: pixel accuracy 0.938, background classes
-// (ground, water) 0.966; the thresholds below sit a few points under that, so they catch a
+// the README says. Measured on this video: pixel accuracy 0.957, background classes
+// (ground, water) 0.967; the thresholds below sit a few points under that, so they catch a
 // damaged file or an inference regression, not noise.
 #include "src/data/synth.h"
 #include "tests/test_util.h"
@@ -36,6 +36,6 @@ TEST_CASE("shipped model: the default TV3S segments a held-out synthetic video i
   const double accuracy = double(correct) / double(valid);
   const double background_accuracy = double(background_correct) / double(background);
   INFO("pixel accuracy " << accuracy << ", ground/water " << background_accuracy);
-  CHECK(accuracy > 0.90);
+  CHECK(accuracy > 0.92);
   CHECK(background_accuracy > 0.94);
 }
