@@ -137,22 +137,6 @@ EvalSet list_vspw(const std::string& root, const EvalOptions& options) {
   return set;
 }
 
-// A Cityscapes neighbour of `name` (<city>_<seq>_<frame>, the file name without
-// "_leftImg8bit.png"): the frame field + offset, zero-padded to 6 digits (datasets.md §3).
-std::string neighbour_name(const std::string& name, int offset, const std::string& gt_path) {
-  const size_t last = name.rfind('_');
-  const std::string field = last == std::string::npos ? std::string() : name.substr(last + 1);
-  TV3S_CHECK(!field.empty() && field.size() <= 9 &&
-                 std::all_of(field.begin(), field.end(), [](unsigned char c) { return std::isdigit(c); }),
-             gt_path, ": not a Cityscapes name <city>_<seq>_<frame>_gtFine_labelTrainIds.png "
-             "(the neighbouring frames are found through the frame number)");
-  const long frame = std::stol(field) + offset;
-  TV3S_CHECK(frame >= 0, gt_path, ": frame ", field, " has no frame at offset ", offset);
-  char number[32];
-  std::snprintf(number, sizeof number, "%06ld", frame);
-  return name.substr(0, last + 1) + number;
-}
-
 EvalSet list_cityscapes(const std::string& root, const EvalOptions& options) {
   EvalSet set;
   set.kind = DatasetKind::cityscapes;
@@ -201,13 +185,12 @@ EvalSet list_cityscapes(const std::string& root, const EvalOptions& options) {
       f.image = join(image_dir, f.name + "_leftImg8bit.png");
       TV3S_CHECK(is_file(f.image), f.image, ": missing image of the annotated frame ", f.name);
       for (int offset : options.context_offsets) {
-        const std::string file =
-            neighbour_name(f.name, offset, f.mask) + "_leftImg8bit.png";
-        const std::string in_images = join(image_dir, file), in_sequence = join(sequence_dir, file);
-        TV3S_CHECK(is_file(in_images) || is_file(in_sequence), in_sequence,
-                   ": missing neighbouring frame (offset ", offset, ") of ", f.name,
-                   " (not in ", image_dir, " either)");
-        f.context.push_back(is_file(in_images) ? in_images : in_sequence);
+        const std::string file = cityscapes_neighbour_file(f, offset);
+        TV3S_CHECK(!file.empty(), f.mask, ": frame ", f.name, " has no frame at offset ", offset);
+        std::string path = find_cityscapes_frame(root, options.split, city.name, file);
+        TV3S_CHECK(!path.empty(), join(sequence_dir, file), ": missing neighbouring frame (offset ", offset,
+                   ") of ", f.name, " (not in ", image_dir, " either)");
+        f.context.push_back(std::move(path));
       }
     }
     set.videos.push_back(std::move(city));
@@ -216,6 +199,30 @@ EvalSet list_cityscapes(const std::string& root, const EvalOptions& options) {
 }
 
 }  // namespace
+
+std::string cityscapes_neighbour_file(const EvalFrame& frame, int offset) {
+  const std::string& name = frame.name;  // <city>_<seq>_<frame>
+  const size_t last = name.rfind('_');
+  const std::string field = last == std::string::npos ? std::string() : name.substr(last + 1);
+  TV3S_CHECK(!field.empty() && field.size() <= 9 &&
+                 std::all_of(field.begin(), field.end(), [](unsigned char c) { return std::isdigit(c); }),
+             frame.mask, ": not a Cityscapes name <city>_<seq>_<frame>_gtFine_labelTrainIds.png "
+             "(the neighbouring frames are found through the frame number)");
+  const long number = std::stol(field) + offset;
+  if (number < 0) return "";
+  char digits[32];
+  std::snprintf(digits, sizeof digits, "%06ld", number);
+  return name.substr(0, last + 1) + digits + "_leftImg8bit.png";
+}
+
+std::string find_cityscapes_frame(const std::string& root, const std::string& split, const std::string& city,
+                                  const std::string& file) {
+  for (const char* folder : {"leftImg8bit", "leftImg8bit_sequence"}) {
+    const std::string path = join(join(join(join(root, folder), split), city), file);
+    if (is_file(path)) return path;
+  }
+  return "";
+}
 
 DatasetKind parse_dataset_kind(const std::string& name) {
   if (name == "vspw") return DatasetKind::vspw;

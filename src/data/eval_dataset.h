@@ -73,6 +73,16 @@ struct EvalSet {
 // that says why.
 EvalSet list_eval_set(const std::string& root, DatasetKind kind, const EvalOptions& options);
 
+// Cityscapes neighbours, as evaluation and training both find them (datasets.md §3).
+// The file of the frame `offset` frames from the annotated `frame`: its frame field +
+// offset, zero-padded to 6 digits, + "_leftImg8bit.png"; "" when the number would be
+// negative. A name without a frame field throws, naming frame.mask.
+std::string cityscapes_neighbour_file(const EvalFrame& frame, int offset);
+// Where `file` of `city` is: ROOT/leftImg8bit/<split>/<city>/ (as the official code
+// looks), then ROOT/leftImg8bit_sequence/<split>/<city>/; "" when neither holds it.
+std::string find_cityscapes_frame(const std::string& root, const std::string& split, const std::string& city,
+                                  const std::string& file);
+
 // "<model>: predicts K classes, <classes_from> has K'" when they differ.
 void check_model_classes(const EvalSet& set, int64_t model_classes, const std::string& model);
 

@@ -4,7 +4,6 @@
 #include "src/data/train_clips.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <filesystem>
 #include <string>
 
@@ -17,11 +16,6 @@ namespace fs = std::filesystem;
 
 std::string join(const std::string& a, const std::string& b) { return (fs::path(a) / b).string(); }
 
-bool is_file(const std::string& path) {
-  std::error_code ec;
-  return fs::is_regular_file(path, ec);
-}
-
 uint64_t mix64(uint64_t z) {  // splitmix64's finaliser: spreads nearby seeds apart
   z += 0x9e3779b97f4a7c15ULL;
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -32,22 +26,6 @@ uint64_t mix64(uint64_t z) {  // splitmix64's finaliser: spreads nearby seeds ap
 // Distinct streams for the sampler's permutations and the clips' draws.
 constexpr uint64_t kPermutationStream = 0x5045524d55544531ULL;
 constexpr uint64_t kClipStream = 0x434c495044524157ULL;
-
-// The Cityscapes frame `offset` frames from `name` (<city>_<seq>_<frame>): the last field
-// + offset, zero-padded to 6 digits (datasets.md §3); "" when it would be negative.
-std::string cityscapes_neighbour(const std::string& name, int offset, const std::string& mask) {
-  const size_t last = name.rfind('_');
-  const std::string field = last == std::string::npos ? std::string() : name.substr(last + 1);
-  TV3S_CHECK(!field.empty() && field.size() <= 9 &&
-                 field.find_first_not_of("0123456789") == std::string::npos,
-             mask, ": not a Cityscapes name <city>_<seq>_<frame>_gtFine_labelTrainIds.png "
-             "(the neighbouring frames are found through the frame number)");
-  const long frame = std::stol(field) + offset;
-  if (frame < 0) return "";
-  char number[32];
-  std::snprintf(number, sizeof number, "%06ld", frame);
-  return name.substr(0, last + 1) + number;
-}
 
 // Reads the frames and label maps of a clip, checking that they agree in size.
 void load_clip(const EvalSet& set, const ClipFiles& files, std::vector<io::Image>& frames,
@@ -101,18 +79,13 @@ TrainClips TrainClips::open(const std::string& root, DatasetKind kind, const std
     const std::string sequence_dir = join(join(join(root, "leftImg8bit_sequence"), split), city.name);
     for (const EvalFrame& f : city.frames) {
       const std::string image_dir = fs::path(f.image).parent_path().string();
-      auto find = [&](int offset) {  // the neighbour's path, "" when neither folder has it
-        const std::string name = cityscapes_neighbour(f.name, offset, f.mask);
-        if (name.empty()) return std::string();
-        const std::string file = name + "_leftImg8bit.png";
-        if (is_file(join(image_dir, file))) return join(image_dir, file);
-        if (is_file(join(sequence_dir, file))) return join(sequence_dir, file);
-        return std::string();
-      };
       std::vector<std::string> frames;
       for (int sign : {-1, +1}) {  // n−9, n−6, n−3; if any is missing n+9, n+6, n+3
         frames.clear();
-        for (int offset : {9, 6, 3}) frames.push_back(find(sign * offset));
+        for (int offset : {9, 6, 3}) {
+          const std::string file = cityscapes_neighbour_file(f, sign * offset);
+          frames.push_back(file.empty() ? file : find_cityscapes_frame(root, split, city.name, file));
+        }
         if (std::none_of(frames.begin(), frames.end(), [](const std::string& p) { return p.empty(); })) break;
       }
       TV3S_CHECK(std::none_of(frames.begin(), frames.end(), [](const std::string& p) { return p.empty(); }),
