@@ -2,6 +2,7 @@
 // arguments, and usage errors that the command turns into exit code 2.
 #pragma once
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tv3s::cli {
@@ -22,6 +23,10 @@ class Args {
   std::string value(const std::string& flag);
   // The value as an integer in [lo, hi]; a UsageError otherwise.
   long long integer(const std::string& flag, long long lo, long long hi);
+  // The value as two sizes "<a>x<b>" (e.g. a crop "480x480"), both in [lo, hi]; a
+  // UsageError otherwise, naming the expected `form` ("HxW", "WxH").
+  std::pair<long long, long long> dims(const std::string& flag, const std::string& form, long long lo,
+                                       long long hi);
 
  private:
   std::vector<std::string> args_;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -60,9 +61,7 @@ int run_bench_train(int argc, char** argv) {
       } else if (a == "--arch") {
         config.backbone = args.value(a);
       } else if (a == "--crop") {
-        const std::string s = args.value(a);
-        if (std::sscanf(s.c_str(), "%lldx%lld", &H, &W) != 2 || H < 32 || W < 32 || H > 4096 || W > 4096)
-          throw UsageError{"--crop needs HxW with 32 ≤ H, W ≤ 4096, got '" + s + "'"};
+        std::tie(H, W) = args.dims(a, "HxW", 32, 4096);
       } else if (a == "--batch") {
         batch = args.integer(a, 1, 1024);
       } else if (a == "--embed-dim") {

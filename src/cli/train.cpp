@@ -1,6 +1,7 @@
 // `tv3s train`: train a TV3S or per-frame SegFormer model with the official recipe
 // (src/train/trainer.h has the loop; docs/training.md every config key).
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "src/cli/args.h"
@@ -44,14 +45,6 @@ const char* kUsage =
     "Exit codes: 0 done, 1 error, 2 usage, 3 diverged (NaN/Inf loss), 130 interrupted (Ctrl-C;\n"
     "a checkpoint was written).\n";
 
-void parse_crop(const std::string& text, data::AugmentConfig& augment) {
-  int h = 0, w = 0;
-  char x = 0, extra = 0;
-  if (std::sscanf(text.c_str(), "%d%c%d%c", &h, &x, &w, &extra) != 3 || (x != 'x' && x != 'X') || h < 32 ||
-      w < 32 || h > 8192 || w > 8192)
-    throw UsageError{"--crop wants HxW with sides in [32, 8192], got '" + text + "'"};
-  augment.crop_h = h, augment.crop_w = w;
-}
 
 }  // namespace
 
@@ -61,6 +54,7 @@ int run_train(int argc, char** argv) {
   std::string config_path;
   // Flags are applied after the config file, in the order given.
   std::vector<std::pair<std::string, std::string>> flags;
+  std::optional<std::pair<long long, long long>> crop;  // --crop HxW, checked while parsing
   try {
     while (!args.done()) {
       const std::string a = args.next();
@@ -78,8 +72,10 @@ int run_train(int argc, char** argv) {
       } else if (a == "--stop-after") {
         run.stop_after = args.integer(a, 1, 1LL << 40);
       } else if (a == "--data" || a == "--dataset" || a == "--device" || a == "--precision" ||
-                 a == "--pretrained" || a == "--init" || a == "--crop") {
+                 a == "--pretrained" || a == "--init") {
         flags.emplace_back(a, args.value(a));
+      } else if (a == "--crop") {
+        crop = args.dims(a, "HxW", 32, 8192);
       } else if (a == "--iters" || a == "--batch" || a == "--val-every" || a == "--val-videos" ||
                  a == "--checkpoint-every") {
         flags.emplace_back(a, std::to_string(args.integer(a, a == "--val-every" || a == "--val-videos" ? 0 : 1,
@@ -116,15 +112,8 @@ int run_train(int argc, char** argv) {
     else if (flag == "--val-videos") c.val_videos = std::stoll(value);
     else if (flag == "--checkpoint-every") c.checkpoint_every = std::stoll(value);
     else if (flag == "--seed") c.seed = std::stoull(value);
-    else if (flag == "--crop") {
-      try {
-        parse_crop(value, c.augment);
-      } catch (const UsageError& e) {
-        std::fprintf(stderr, "tv3s train: %s (see tv3s train --help)\n", e.message.c_str());
-        return 2;
-      }
-    }
   }
+  if (crop) c.augment.crop_h = int(crop->first), c.augment.crop_w = int(crop->second);
   // The flags' values go through the config's own checks.
   train::apply_config_json(c, "{}", "the command line");
   return train::run_training(run);

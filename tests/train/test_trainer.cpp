@@ -144,6 +144,9 @@ TEST_CASE("trainer: bad checkpoints, configurations and command lines are refuse
   const test::CommandResult no_out = test::run_tv3s("train --data '" + root + "'");
   CHECK(no_out.exit_code == 2);
   CHECK(no_out.output.find("needs --out DIR") != std::string::npos);
+  const test::CommandResult bad_crop = test::run_tv3s("train --out '" + dir.path() + "/x' --crop 96x");
+  CHECK(bad_crop.exit_code == 2);
+  CHECK(bad_crop.output.find("--crop needs HxW with both in [32, 8192], got '96x'") != std::string::npos);
   const test::CommandResult no_data = test::run_tv3s("train --out '" + dir.path() + "/x' --data '" + dir.path() + "/nothing'");
   CHECK(no_data.exit_code == 1);
   CHECK(no_data.output.find(dir.path() + "/nothing") != std::string::npos);
