@@ -97,27 +97,34 @@ CropBox choose_crop(const io::LabelMap& last_labels, int crop_h, int crop_w, dou
   return box;
 }
 
-io::Image crop_image(const io::Image& image, const CropBox& box) {
-  TV3S_CHECK(box.y + box.height <= image.height && box.x + box.width <= image.width,
-             "crop_image: box outside the image");
-  io::Image out;
-  out.width = box.width, out.height = box.height;
-  out.rgb.resize(size_t(box.width) * size_t(box.height) * 3);
+namespace {
+
+// The box of a row-major image `width` pixels wide with `channels` bytes per pixel, copied
+// out row by row (the box must lie inside).
+std::vector<uint8_t> copy_box(const std::vector<uint8_t>& pixels, int width, int height, int channels,
+                              const CropBox& box, const char* what) {
+  TV3S_CHECK(box.y + box.height <= height && box.x + box.width <= width, what, ": box outside the image");
+  const size_t row = size_t(box.width) * size_t(channels);
+  std::vector<uint8_t> out(row * size_t(box.height));
   for (int y = 0; y < box.height; ++y)
-    std::copy_n(image.rgb.data() + (size_t(box.y + y) * size_t(image.width) + size_t(box.x)) * 3,
-                size_t(box.width) * 3, out.rgb.data() + size_t(y) * size_t(box.width) * 3);
+    std::copy_n(pixels.data() + (size_t(box.y + y) * size_t(width) + size_t(box.x)) * size_t(channels), row,
+                out.data() + size_t(y) * row);
+  return out;
+}
+
+}  // namespace
+
+io::Image crop_image(const io::Image& image, const CropBox& box) {
+  io::Image out;
+  out.rgb = copy_box(image.rgb, image.width, image.height, 3, box, "crop_image");
+  out.width = box.width, out.height = box.height;
   return out;
 }
 
 io::LabelMap crop_labels(const io::LabelMap& labels, const CropBox& box) {
-  TV3S_CHECK(box.y + box.height <= labels.height && box.x + box.width <= labels.width,
-             "crop_labels: box outside the labels");
   io::LabelMap out;
+  out.values = copy_box(labels.values, labels.width, labels.height, 1, box, "crop_labels");
   out.width = box.width, out.height = box.height;
-  out.values.resize(size_t(box.width) * size_t(box.height));
-  for (int y = 0; y < box.height; ++y)
-    std::copy_n(labels.values.data() + size_t(box.y + y) * size_t(labels.width) + size_t(box.x),
-                size_t(box.width), out.values.data() + size_t(y) * size_t(box.width));
   return out;
 }
 
