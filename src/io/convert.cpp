@@ -9,7 +9,6 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
-#include "src/io/input_file.h"
 #include "src/io/safetensors.h"
 #include "src/io/torch_checkpoint.h"
 #include "src/models/parameters.h"
@@ -38,17 +37,6 @@ struct Input {
   NamedTensors tensors;
   nlohmann::json meta;  // mmseg meta, or null
 };
-
-// A safetensors file starts with its header length (little-endian u64) and the header's '{'.
-bool looks_like_safetensors(const std::string& path) {
-  InputFile in = open_input_file(path);
-  unsigned char head[9] = {};
-  in.stream.read(reinterpret_cast<char*>(head), sizeof head);
-  if (in.stream.gcount() != sizeof head) return false;
-  uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) n = n << 8 | head[i];
-  return head[8] == '{' && n >= 2 && n <= in.size - 8;
-}
 
 Input read_input(const std::string& path) {
   if (looks_like_safetensors(path)) return {read_safetensors(path).tensors, nullptr};

@@ -317,4 +317,14 @@ void write_safetensors(const std::string& path,
   });
 }
 
+bool looks_like_safetensors(const std::string& path) {
+  InputFile in = open_input_file(path);
+  unsigned char head[9] = {};
+  in.stream.read(reinterpret_cast<char*>(head), sizeof head);
+  if (in.stream.gcount() != sizeof head) return false;
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = n << 8 | head[i];
+  return head[8] == '{' && n >= 2 && n <= in.size - 8;
+}
+
 }  // namespace tv3s::io

@@ -29,6 +29,11 @@ struct SafetensorsFile {
 // I64 value outside the i32 range is an error).
 SafetensorsFile read_safetensors(const std::string& path);
 
+// Whether the file starts like a safetensors file: its header length (little-endian u64,
+// at least 2 and within the file) and the header's '{'. For telling it from a PyTorch
+// checkpoint before choosing a reader; read_safetensors still checks everything.
+bool looks_like_safetensors(const std::string& path);
+
 // Writes atomically (a temporary file in the same folder, then rename): either the whole
 // file appears at `path` or nothing does. Tensors may live on any device; names unique.
 void write_safetensors(const std::string& path,

@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "src/io/convert.h"
-#include "src/io/input_file.h"
 #include "src/io/safetensors.h"
 #include "src/io/torch_checkpoint.h"
 #include "src/models/model_file.h"
@@ -131,22 +130,11 @@ void fill(float* out, const Shape& shape, const Rule& rule, Rng& rng) {
   }
 }
 
-// A safetensors file starts with its header length (little-endian u64) and the header's
-// '{'; everything else goes to the torch reader, which says what it is not.
-bool looks_like_safetensors(const std::string& path) {
-  io::InputFile in = io::open_input_file(path);
-  unsigned char head[9] = {};
-  in.stream.read(reinterpret_cast<char*>(head), sizeof head);
-  if (in.stream.gcount() != sizeof head) return false;
-  uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) n = n << 8 | head[i];
-  return head[8] == '{' && n >= 2 && n <= in.size - 8;
-}
-
 // The tensors of a MiT checkpoint the way mmcv's load_checkpoint sees them: `module.`
 // stripped, the ImageNet classifier dropped, Hugging Face names mapped to official ones.
 io::NamedTensors read_backbone_file(const std::string& path) {
-  io::NamedTensors raw = looks_like_safetensors(path) ? io::read_safetensors(path).tensors
+  // Anything but safetensors goes to the torch reader, which says what it is not.
+  io::NamedTensors raw = io::looks_like_safetensors(path) ? io::read_safetensors(path).tensors
                                                       : io::read_torch_checkpoint(path).tensors;
   io::NamedTensors kept;
   for (auto& [name, t] : raw) {
