@@ -4,7 +4,8 @@
 //      a multiply and an add that PyTorch rounds twice: the result equals the CPU's bit for
 //      bit. Memory bound (reads p, g, m, v; writes p, m, v).
 //  count_nonfinite: each thread counts its grid-stride share, a warp sum combines them,
-//      and one atomicAdd per warp adds to a single 64-bit counter.
+//      and one atomicAdd per warp adds to a single 64-bit counter. A list of tensors
+//      shares the counter (one kernel each, one read-back at the end).
 #include "cuda/common.cuh"
 #include "cuda/optim.h"
 
@@ -43,16 +44,24 @@ __global__ void count_nonfinite_kernel(const T* x, int64_t n, unsigned long long
   if ((threadIdx.x & 31) == 0 && mine != 0) atomicAdd(count, mine);
 }
 
-template <class T>
-int64_t launch_count(const Tensor& x) {
+// Room for one 64-bit counter (tv3s has no 64-bit integer dtype: two i32 words).
+Tensor new_counter() { return Tensor::zeros(Shape{2}, DType::i32, Device::CUDA); }
+
+void launch_count(const Tensor& x, unsigned long long* count) {
   const int64_t n = x.numel();
-  // Room for one 64-bit counter (tv3s has no 64-bit integer dtype: two i32 words).
-  Tensor counter = Tensor::zeros(Shape{2}, DType::i32, Device::CUDA);
-  auto* count = static_cast<unsigned long long*>(counter.raw());
-  count_nonfinite_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(ptr<T>(x), n, count);
+  if (n == 0) return;
+  auto launch = [&](auto tag) {
+    using T = decltype(tag);
+    count_nonfinite_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(ptr<T>(x), n, count);
+  };
+  if (x.dtype() == DType::f64) launch(double{});
+  else dispatch_float("count_nonfinite", x, launch);
   check_launch("count_nonfinite");
+}
+
+int64_t read_counter(const Tensor& counter) {
   unsigned long long host = 0;
-  TV3S_CUDA_CHECK(cudaMemcpyAsync(&host, count, sizeof(host), cudaMemcpyDeviceToHost, stream()));
+  TV3S_CUDA_CHECK(cudaMemcpyAsync(&host, counter.raw(), sizeof(host), cudaMemcpyDeviceToHost, stream()));
   TV3S_CUDA_CHECK(cudaStreamSynchronize(stream()));
   return int64_t(host);
 }
@@ -69,11 +78,13 @@ void adamw_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const A
   check_launch("adamw_step_");
 }
 
-int64_t count_nonfinite(const Tensor& x) {
-  if (x.dtype() == DType::f64) return launch_count<double>(x);
-  int64_t result = 0;
-  dispatch_float("count_nonfinite", x, [&](auto tag) { result = launch_count<decltype(tag)>(x); });
-  return result;
+int64_t count_nonfinite(const Tensor& x) { return cuda::count_nonfinite(std::vector<Tensor>{x}); }
+
+int64_t count_nonfinite(const std::vector<Tensor>& xs) {
+  Tensor counter = new_counter();
+  auto* count = static_cast<unsigned long long*>(counter.raw());
+  for (const Tensor& x : xs) launch_count(x, count);
+  return read_counter(counter);
 }
 
 }  // namespace tv3s::cuda

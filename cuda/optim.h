@@ -24,4 +24,5 @@ namespace tv3s::cuda {
 // grad may be f32, f16 or bf16; param, m, v f32; all checked by the caller.
 void adamw_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamWScalars& k);
 int64_t count_nonfinite(const Tensor& x);
+int64_t count_nonfinite(const std::vector<Tensor>& xs);  // all CUDA, floating, checked by the caller
 }  // namespace tv3s::cuda

@@ -129,4 +129,20 @@ int64_t count_nonfinite(const Tensor& x) {
   fail(str("count_nonfinite: unsupported dtype ", x.desc()));
 }
 
+int64_t count_nonfinite(const std::vector<Tensor>& xs) {
+  if (xs.empty()) return 0;
+  for (const Tensor& x : xs) {
+    check_defined("count_nonfinite", x);
+    check_floating("count_nonfinite", x);
+    if (x.device() != xs[0].device())
+      fail(str("count_nonfinite: tensors on different devices (", xs[0].desc(), " and ", x.desc(), ")"));
+  }
+  if (xs[0].is_cuda()) {
+    TV3S_ON_CUDA(return cuda::count_nonfinite(xs));
+  }
+  int64_t count = 0;
+  for (const Tensor& x : xs) count += count_nonfinite(x);
+  return count;
+}
+
 }  // namespace tv3s

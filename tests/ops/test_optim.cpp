@@ -1,7 +1,7 @@
 // Optimizer op family: adamw_step_ against torch.optim.AdamW (fixture from
 // tools/gen_optim_fixtures.py: 3 configurations × 3 parameters × 5 steps, lr changing
 // every step, weight decay on/off, a loss-scaled case, 1 − β1 ≥ 0.5) and one step worked
-// by hand; count_nonfinite on every float dtype; CUDA against the CPU reference.
+// by hand; count_nonfinite on every float dtype and over lists; CUDA against the CPU reference.
 // Tolerances: m and v equal PyTorch's bit for bit; the parameter within 4 ulp (measured: at
 // most 1 ulp — torch's CPU sqrt is not always correctly rounded, ours is). CUDA equals the
 // CPU bit for bit (same rounding sequence, explicit intrinsics).
@@ -123,6 +123,18 @@ TEST_CASE("optim: count_nonfinite on f32, f64, f16, bf16") {
   CHECK_THROWS_AS(count_nonfinite(Tensor::from_vector_i32({1}, Shape{1})), Error);
 }
 
+TEST_CASE("optim: count_nonfinite over a list adds the counts, dtypes mixed") {
+  const float nan = NAN, inf = INFINITY;
+  const std::vector<Tensor> xs = {Tensor::from_vector({nan, 1.f, inf}, Shape{3}),
+                                  Tensor::from_vector({1.f, -inf}, Shape{2}, DType::bf16), Tensor::zeros(Shape{0}),
+                                  Tensor::from_vector({nan, nan, 0.f, 70000.f}, Shape{2, 2}, DType::f16)};
+  CHECK(count_nonfinite(xs) == 2 + 1 + 0 + 3);  // 70000 overflows f16
+  CHECK(count_nonfinite(std::vector<Tensor>{}) == 0);
+  CHECK(test::error_message([] { count_nonfinite(std::vector<Tensor>{Tensor::zeros(Shape{1}), Tensor()}); })
+            .find("count_nonfinite") != std::string::npos);
+  CHECK_THROWS_AS(count_nonfinite(std::vector<Tensor>{Tensor::from_vector_i32({1}, Shape{1})}), Error);
+}
+
 TV3S_CUDA_TEST_CASE("optim: CUDA adamw_step_ and count_nonfinite equal the CPU") {
   const Shape shape{1000, 37};
   for (DType grad_dtype : {DType::f32, DType::f16, DType::bf16}) {
@@ -151,4 +163,10 @@ TV3S_CUDA_TEST_CASE("optim: CUDA adamw_step_ and count_nonfinite equal the CPU")
   const int64_t want = count_nonfinite(x);
   CHECK(want == int64_t((values.size() + 999) / 1000));
   for (DType dtype : {DType::f32, DType::f16, DType::bf16}) CHECK(count_nonfinite(x.to(dtype).cuda()) == want);
+  // A list shares one counter: the sum over all tensors, empty ones included.
+  const std::vector<Tensor> list = {x.cuda(), x.to(DType::bf16).cuda(), Tensor::zeros(Shape{0}).cuda(),
+                                    Tensor::from_vector({INFINITY}, Shape{1}, DType::f16).cuda()};
+  CHECK(count_nonfinite(list) == 2 * want + 1);
+  CHECK(test::error_message([&] { count_nonfinite(std::vector<Tensor>{x.cuda(), x}); }).find("different devices") !=
+        std::string::npos);
 }

@@ -3,6 +3,7 @@
 // Math and CPU reference: src/ops/optim.cpp; CUDA: cuda/optim.cu.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "tv3s/tensor.h"
 
@@ -25,5 +26,10 @@ void adamw_step_(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const 
 
 // How many elements of x are NaN or ±Inf (any floating dtype, CPU or CUDA).
 int64_t count_nonfinite(const Tensor& x);
+
+// The same count over every tensor of a list (all on one device; dtypes may differ). On
+// CUDA the kernels add into one device counter that is read back once, so the trainer's
+// per-step gradient check costs one device-to-host sync, not one per parameter.
+int64_t count_nonfinite(const std::vector<Tensor>& xs);
 
 }  // namespace tv3s
