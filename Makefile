@@ -34,7 +34,7 @@ bench: all
 	./$(BUILD)/tv3s bench ops
 
 demo: all
-	./$(BUILD)/tv3s synth --out $(DEMO)/video --videos 0 --val 1 --test 0 --frames 48 --seed 7 --force --quiet
+	./$(BUILD)/tv3s synth --out $(DEMO)/video --videos 0 --val 1 --test 0 --frames 48 --size 192x192 --seed 7 --force --quiet
 	./$(BUILD)/tv3s segment $(DEMO_MODEL) $(DEMO)/video/data/000_synth/origin --mode stream \
 	    --overlay $(DEMO)/overlays -o $(DEMO)/labels
 	@echo "overlays: $(DEMO)/overlays/ (label maps: $(DEMO)/labels/, frames: $(DEMO)/video/data/000_synth/origin/)"

@@ -1,9 +1,9 @@
 // The shipped default model (weights/tv3s_synth_b0.safetensors, trained by `tv3s train
 // configs/synth_tv3s.json`): it loads as the TV3S it claims to be and segments a synthetic
-// video it never saw (seed 7; training used seed 1) in streaming mode about as well as
-// the README says. Measured on this video: pixel accuracy 0.957, background classes
-// (ground, water) 0.967; the thresholds below sit a few points under that, so they catch a
-// damaged file or an inference regression, not noise.
+// video it never saw (seed 7, 192×192 like its training data; training used seed 1) in
+// streaming mode about as well as the README says. Measured on this video: pixel accuracy
+// 0.951, background classes (ground, water) 0.985; the thresholds below sit a few points
+// under that, so they catch a damaged file or an inference regression, not noise.
 #include "src/data/synth.h"
 #include "tests/test_util.h"
 #include "tv3s/segmenter.h"
@@ -20,7 +20,7 @@ TEST_CASE("shipped model: the default TV3S segments a held-out synthetic video i
   CHECK(config.class_names == data::synth_classes().names);
 
   data::SynthOptions o;
-  o.frames = 24, o.width = 128, o.height = 128, o.seed = 7;
+  o.frames = 24, o.width = 192, o.height = 192, o.seed = 7;
   int64_t valid = 0, correct = 0, background = 0, background_correct = 0;
   for (const data::SynthFrame& frame : data::render_synth_video(o, 0)) {
     const Segmentation out = seg.segment({{frame.image.rgb.data(), frame.image.width, frame.image.height, 0}});
@@ -37,5 +37,5 @@ TEST_CASE("shipped model: the default TV3S segments a held-out synthetic video i
   const double background_accuracy = double(background_correct) / double(background);
   INFO("pixel accuracy " << accuracy << ", ground/water " << background_accuracy);
   CHECK(accuracy > 0.92);
-  CHECK(background_accuracy > 0.94);
+  CHECK(background_accuracy > 0.96);
 }
