@@ -55,6 +55,12 @@ std::vector<double> logged_losses(const std::string& dir) {
   return losses;
 }
 
+// A whole run from scratch into `out`; its logged losses.
+std::vector<double> train_losses(const TrainConfig& c, const std::string& out) {
+  REQUIRE(run_training(TrainRun{c, out, false, true, 0}) == 0);
+  return logged_losses(out);
+}
+
 }  // namespace
 
 TEST_CASE("trainer: N iterations equal N/2 + resume + N/2, bit for bit") {
@@ -198,10 +204,9 @@ TEST_CASE("trainer: bf16 tracks fp32 on the same data and draws") {
   const std::string root = tiny_dataset(dir);
   TrainConfig c = tiny_config(root);
   c.val_split = "";
-  REQUIRE(run_training(TrainRun{c, dir.path() + "/fp32", false, true, 0}) == 0);
+  const std::vector<double> a = train_losses(c, dir.path() + "/fp32");
   c.precision = "bf16";
-  REQUIRE(run_training(TrainRun{c, dir.path() + "/bf16", false, true, 0}) == 0);
-  const std::vector<double> a = logged_losses(dir.path() + "/fp32"), b = logged_losses(dir.path() + "/bf16");
+  const std::vector<double> b = train_losses(c, dir.path() + "/bf16");
   REQUIRE(a.size() == 4);
   REQUIRE(b.size() == 4);
   for (size_t i = 0; i < a.size(); ++i) {
@@ -217,15 +222,14 @@ TV3S_CUDA_TEST_CASE("trainer: on CUDA, bf16 and fp16 track fp32, and fp32 tracks
   const std::string root = tiny_dataset(dir);
   TrainConfig c = tiny_config(root);
   c.val_split = "";
-  REQUIRE(run_training(TrainRun{c, dir.path() + "/cpu", false, true, 0}) == 0);
+  const std::vector<double> cpu = train_losses(c, dir.path() + "/cpu");
   c.device = "cuda";
-  REQUIRE(run_training(TrainRun{c, dir.path() + "/fp32", false, true, 0}) == 0);
+  const std::vector<double> fp32 = train_losses(c, dir.path() + "/fp32");
   c.precision = "bf16";
-  REQUIRE(run_training(TrainRun{c, dir.path() + "/bf16", false, true, 0}) == 0);
+  const std::vector<double> bf16 = train_losses(c, dir.path() + "/bf16");
   c.precision = "fp16";
-  REQUIRE(run_training(TrainRun{c, dir.path() + "/fp16", false, true, 0}) == 0);
-  const std::vector<double> cpu = logged_losses(dir.path() + "/cpu"), fp32 = logged_losses(dir.path() + "/fp32"),
-                            bf16 = logged_losses(dir.path() + "/bf16"), fp16 = logged_losses(dir.path() + "/fp16");
+  const std::vector<double> fp16 = train_losses(c, dir.path() + "/fp16");
+  REQUIRE(cpu.size() == 4);
   REQUIRE(fp32.size() == 4);
   REQUIRE(bf16.size() == 4);
   REQUIRE(fp16.size() == 4);
