@@ -3,19 +3,23 @@
 #   make test       build, then run the whole test suite and the install test
 #   make test-install  only the install test: `cmake --install` to a temporary prefix,
 #                   then examples/ built against it with find_package(tv3s) and run
+#   make test-emu   build with the CUDA device emulator (-DTV3S_CUDA_EMULATOR=ON, in
+#                   $(EMU_BUILD)) and run every CUDA test case, and the emulator's own
+#                   tests, on the CPU
 #   make bench      build, then run the op micro-benchmarks
 #   make demo       build, write a short synthetic video (one never seen in training),
 #                   segment it with the shipped model (weights/) in streaming mode and
 #                   write colour overlays; prints where they are
 # Variables: BUILD (build dir), CMAKE_ARGS (e.g. -DTV3S_CUDA_ARCHS=80), JOBS.
 BUILD ?= build
+EMU_BUILD ?= build-emu
 JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
 
 DEMO ?= $(BUILD)/demo
 DEMO_MODEL ?= weights/tv3s_synth_b0.safetensors
 
-.PHONY: all configure test test-install bench demo clean
+.PHONY: all configure test test-emu test-install bench demo clean
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -26,6 +30,11 @@ configure:
 test: all
 	./$(BUILD)/tv3s_tests
 	./tests/install_test.sh $(BUILD)
+
+test-emu:
+	@cmake -S . -B $(EMU_BUILD) -DCMAKE_BUILD_TYPE=Release -DTV3S_CUDA_EMULATOR=ON $(CMAKE_ARGS) > /dev/null
+	cmake --build $(EMU_BUILD) -j $(JOBS)
+	./$(EMU_BUILD)/tv3s_tests --test-suite=cuda,emulator
 
 test-install: all
 	./tests/install_test.sh $(BUILD)
@@ -40,4 +49,4 @@ demo: all
 	@echo "overlays: $(DEMO)/overlays/ (label maps: $(DEMO)/labels/, frames: $(DEMO)/video/data/000_synth/origin/)"
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(EMU_BUILD)

@@ -165,10 +165,10 @@ attention_forward_kernel(const T* q, const T* k, const T* v, int64_t L, int64_t 
                          float scale_log2, T* o, float* lse) {
   constexpr int kQ = ForwardTiles<kMaxD>::kOwned, kK = ForwardTiles<kMaxD>::kStreamed;
   constexpr int TM = kQ / kRowGroups, TN = kK / kGroupLanes, TD = kMaxD / kGroupLanes;
-  __shared__ float q_tile[kQ][kMaxD + 1];
-  __shared__ float k_tile[kK][kMaxD + 1];
-  __shared__ float v_tile[kK][kMaxD + 1];
-  __shared__ float p_tile[kQ][kK + 1];
+  TV3S_SHARED(float, q_tile, [kQ][kMaxD + 1]);
+  TV3S_SHARED(float, k_tile, [kK][kMaxD + 1]);
+  TV3S_SHARED(float, v_tile, [kK][kMaxD + 1]);
+  TV3S_SHARED(float, p_tile, [kQ][kK + 1]);
   static_assert(sizeof(q_tile) + sizeof(k_tile) + sizeof(v_tile) + sizeof(p_tile) <=
                 kStaticSharedBytes, "attention forward: tiles exceed static shared memory");
 
@@ -272,14 +272,14 @@ attention_dkdv_kernel(const T* q, const T* k, const T* v, const T* dout, const f
                       float scale, T* dk, T* dv) {
   constexpr int kK = BackwardTiles<kMaxD>::kOwned, kQ = BackwardTiles<kMaxD>::kStreamed;
   constexpr int TK = kK / kRowGroups, TQ = kQ / kGroupLanes, TD = kMaxD / kGroupLanes;
-  __shared__ float k_tile[kK][kMaxD + 1];
-  __shared__ float v_tile[kK][kMaxD + 1];
-  __shared__ float q_tile[kQ][kMaxD + 1];
-  __shared__ float dout_tile[kQ][kMaxD + 1];
-  __shared__ float p_tile[kK][kQ + 1];   // Pᵀ
-  __shared__ float ds_tile[kK][kQ + 1];  // dScᵀ
-  __shared__ float lse2_tile[kQ];        // lse·log₂e of the query tile
-  __shared__ float delta_tile[kQ];
+  TV3S_SHARED(float, k_tile, [kK][kMaxD + 1]);
+  TV3S_SHARED(float, v_tile, [kK][kMaxD + 1]);
+  TV3S_SHARED(float, q_tile, [kQ][kMaxD + 1]);
+  TV3S_SHARED(float, dout_tile, [kQ][kMaxD + 1]);
+  TV3S_SHARED(float, p_tile, [kK][kQ + 1]);   // Pᵀ
+  TV3S_SHARED(float, ds_tile, [kK][kQ + 1]);  // dScᵀ
+  TV3S_SHARED(float, lse2_tile, [kQ]);        // lse·log₂e of the query tile
+  TV3S_SHARED(float, delta_tile, [kQ]);
   static_assert(sizeof(k_tile) + sizeof(v_tile) + sizeof(q_tile) + sizeof(dout_tile) +
                 sizeof(p_tile) + sizeof(ds_tile) + sizeof(lse2_tile) + sizeof(delta_tile) <=
                 kStaticSharedBytes, "attention dK/dV: tiles exceed static shared memory");
@@ -344,11 +344,11 @@ attention_dq_kernel(const T* q, const T* k, const T* v, const T* dout, const flo
                     float scale, T* dq) {
   constexpr int kQ = BackwardTiles<kMaxD>::kOwned, kK = BackwardTiles<kMaxD>::kStreamed;
   constexpr int TM = kQ / kRowGroups, TN = kK / kGroupLanes, TD = kMaxD / kGroupLanes;
-  __shared__ float q_tile[kQ][kMaxD + 1];
-  __shared__ float dout_tile[kQ][kMaxD + 1];
-  __shared__ float k_tile[kK][kMaxD + 1];
-  __shared__ float v_tile[kK][kMaxD + 1];
-  __shared__ float ds_tile[kQ][kK + 1];
+  TV3S_SHARED(float, q_tile, [kQ][kMaxD + 1]);
+  TV3S_SHARED(float, dout_tile, [kQ][kMaxD + 1]);
+  TV3S_SHARED(float, k_tile, [kK][kMaxD + 1]);
+  TV3S_SHARED(float, v_tile, [kK][kMaxD + 1]);
+  TV3S_SHARED(float, ds_tile, [kQ][kK + 1]);
   static_assert(sizeof(q_tile) + sizeof(dout_tile) + sizeof(k_tile) + sizeof(v_tile) +
                 sizeof(ds_tile) <= kStaticSharedBytes,
                 "attention dQ: tiles exceed static shared memory");
@@ -440,9 +440,9 @@ void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, int64_
     dispatch_head_dim(g.D, [&](auto max_d) {
       constexpr int kMaxD = decltype(max_d)::value;
       const unsigned blocks = tile_blocks(g, g.L, ForwardTiles<kMaxD>::kOwned, "attention");
-      attention_forward_kernel<T, kMaxD><<<blocks, kBlockThreads, 0, stream()>>>(
-          ptr<T>(q), ptr<T>(k), ptr<T>(v), g.L, g.S, g.H, g.D, scale_log2, ptr<T>(o),
-          ptr<float>(lse));
+      launch<attention_forward_kernel<T, kMaxD>>(blocks, kBlockThreads, 0, stream(), ptr<T>(q),
+                                                 ptr<T>(k), ptr<T>(v), g.L, g.S, g.H, g.D,
+                                                 scale_log2, ptr<T>(o), ptr<float>(lse));
     });
   });
   check_launch("attention");
@@ -459,19 +459,20 @@ void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const
     const int64_t rows = g.N * g.L * g.H;
     const int64_t delta_blocks = std::min<int64_t>((rows + kDeltaRowsPerBlock - 1) / kDeltaRowsPerBlock,
                                                    65535 * 32);  // the kernel loops over the rest
-    attention_delta_kernel<T><<<unsigned(delta_blocks), kDeltaRowsPerBlock * kWarpSize, 0, stream()>>>(
-        ptr<T>(o), ptr<T>(dout), rows, g.L, g.H, g.D, ptr<float>(delta));
+    launch<attention_delta_kernel<T>>(unsigned(delta_blocks), kDeltaRowsPerBlock * kWarpSize, 0,
+                                      stream(), ptr<T>(o), ptr<T>(dout), rows, g.L, g.H, g.D,
+                                      ptr<float>(delta));
     dispatch_head_dim(g.D, [&](auto max_d) {
       constexpr int kMaxD = decltype(max_d)::value;
       constexpr int kOwned = BackwardTiles<kMaxD>::kOwned;
-      attention_dkdv_kernel<T, kMaxD>
-          <<<tile_blocks(g, g.S, kOwned, "attention backward"), kBlockThreads, 0, stream()>>>(
-              ptr<T>(q), ptr<T>(k), ptr<T>(v), ptr<T>(dout), ptr<float>(lse), ptr<float>(delta),
-              g.L, g.S, g.H, g.D, scale_log2, float(scale), ptr<T>(dk), ptr<T>(dv));
-      attention_dq_kernel<T, kMaxD>
-          <<<tile_blocks(g, g.L, kOwned, "attention backward"), kBlockThreads, 0, stream()>>>(
-              ptr<T>(q), ptr<T>(k), ptr<T>(v), ptr<T>(dout), ptr<float>(lse), ptr<float>(delta),
-              g.L, g.S, g.H, g.D, scale_log2, float(scale), ptr<T>(dq));
+      launch<attention_dkdv_kernel<T, kMaxD>>(
+          tile_blocks(g, g.S, kOwned, "attention backward"), kBlockThreads, 0, stream(), ptr<T>(q),
+          ptr<T>(k), ptr<T>(v), ptr<T>(dout), ptr<float>(lse), ptr<float>(delta), g.L, g.S, g.H,
+          g.D, scale_log2, float(scale), ptr<T>(dk), ptr<T>(dv));
+      launch<attention_dq_kernel<T, kMaxD>>(
+          tile_blocks(g, g.L, kOwned, "attention backward"), kBlockThreads, 0, stream(), ptr<T>(q),
+          ptr<T>(k), ptr<T>(v), ptr<T>(dout), ptr<float>(lse), ptr<float>(delta), g.L, g.S, g.H,
+          g.D, scale_log2, float(scale), ptr<T>(dq));
     });
   });
   check_launch("attention backward");

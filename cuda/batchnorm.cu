@@ -56,7 +56,7 @@ struct GradTerms {  // Σ dy, Σ dy·x̂
 template <class Term>
 __global__ void channel_partial_sums(Term term, int64_t rows, int64_t C, int64_t rows_per_chunk,
                                      float2* partials) {
-  __shared__ float2 lane_sums[kRowLanes][kChannelsPerBlock];
+  TV3S_SHARED(float2, lane_sums, [kRowLanes][kChannelsPerBlock]);
   const int64_t c = int64_t(blockIdx.x) * kChannelsPerBlock + threadIdx.x;
   const int64_t begin = int64_t(blockIdx.y) * rows_per_chunk;
   const int64_t end = std::min(rows, begin + rows_per_chunk);
@@ -170,8 +170,8 @@ Tensor partial_sums(const Term& term, int64_t rows, int64_t C, const Chunking& k
   Tensor partials = Tensor::empty(Shape{k.chunks, C, 2}, DType::f32, Device::CUDA);
   const dim3 grid(unsigned((C + kChannelsPerBlock - 1) / kChannelsPerBlock), unsigned(k.chunks));
   const dim3 block(kChannelsPerBlock, kRowLanes);
-  channel_partial_sums<<<grid, block, 0, stream()>>>(term, rows, C, k.rows_per_chunk,
-                                                     ptr<float2>(partials));
+  launch<channel_partial_sums<Term>>(grid, block, 0, stream(), term, rows, C, k.rows_per_chunk,
+                               ptr<float2>(partials));
   return partials;
 }
 
@@ -186,13 +186,13 @@ void batch_norm_batch_stats(const Tensor& x, double momentum, double eps, Tensor
   dispatch_float("batch_norm", x, [&](auto tag) {
     using T = decltype(tag);
     const Tensor sums = partial_sums(XTerm<T>{ptr<T>(x)}, rows, C, k);
-    finish_mean<<<blocks_for(C), kThreads, 0, stream()>>>(ptr<float2>(sums), k.chunks, C, rows,
-                                                          ptr<float>(mean));
+    launch<finish_mean>(blocks_for(C), kThreads, 0, stream(), ptr<float2>(sums), k.chunks, C, rows,
+                        ptr<float>(mean));
     const Tensor squares =
         partial_sums(CenteredSquareTerm<T>{ptr<T>(x), ptr<float>(mean)}, rows, C, k);
-    finish_variance<<<blocks_for(C), kThreads, 0, stream()>>>(
-        ptr<float2>(squares), k.chunks, C, rows, float(momentum), float(eps), ptr<float>(mean),
-        ptr<float>(rstd), running_mean_data, running_var_data);
+    launch<finish_variance>(blocks_for(C), kThreads, 0, stream(), ptr<float2>(squares), k.chunks, C,
+                            rows, float(momentum), float(eps), ptr<float>(mean), ptr<float>(rstd),
+                            running_mean_data, running_var_data);
   });
   check_launch("batch_norm statistics");
 }
@@ -200,9 +200,9 @@ void batch_norm_batch_stats(const Tensor& x, double momentum, double eps, Tensor
 void batch_norm_running_stats(const Tensor& running_mean, const Tensor& running_var, double eps,
                               Tensor& mean, Tensor& rstd) {
   const int64_t C = running_mean.numel();
-  running_stats_kernel<<<blocks_for(C), kThreads, 0, stream()>>>(
-      ptr<float>(running_mean), ptr<float>(running_var), float(eps), C, ptr<float>(mean),
-      ptr<float>(rstd));
+  launch<running_stats_kernel>(blocks_for(C), kThreads, 0, stream(), ptr<float>(running_mean),
+                               ptr<float>(running_var), float(eps), C, ptr<float>(mean),
+                               ptr<float>(rstd));
   check_launch("batch_norm running statistics");
 }
 
@@ -211,9 +211,9 @@ void batch_norm_apply(const Tensor& x, const Tensor& mean, const Tensor& rstd, c
   const int64_t n = x.numel(), C = x.size(-1);
   dispatch_float("batch_norm", x, [&](auto tag) {
     using T = decltype(tag);
-    batch_norm_apply_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(
-        ptr<T>(x), ptr<float>(mean), ptr<float>(rstd), ptr_or_null<float>(weight),
-        ptr_or_null<float>(bias), n, C, ptr<T>(y));
+    launch<batch_norm_apply_kernel<T>>(
+        blocks_for(n), kThreads, 0, stream(), ptr<T>(x), ptr<float>(mean), ptr<float>(rstd),
+        ptr_or_null<float>(weight), ptr_or_null<float>(bias), n, C, ptr<T>(y));
   });
   check_launch("batch_norm");
 }
@@ -233,14 +233,14 @@ void batch_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& me
       const Chunking k = chunking_for(rows);
       const Tensor partials = partial_sums(
           GradTerms<T>{ptr<T>(x), ptr<T>(dy), ptr<float>(mean), ptr<float>(rstd)}, rows, C, k);
-      finish_grad_sums<<<blocks_for(C), kThreads, 0, stream()>>>(
-          ptr<float2>(partials), k.chunks, C, ptr<float>(sum_dy), ptr<float>(sum_dy_xhat));
+      launch<finish_grad_sums>(blocks_for(C), kThreads, 0, stream(), ptr<float2>(partials),
+                               k.chunks, C, ptr<float>(sum_dy), ptr<float>(sum_dy_xhat));
     }
     if (dx.defined() && n > 0) {
-      batch_norm_dx_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(
-          ptr<T>(x), ptr<T>(dy), ptr_or_null<float>(weight), ptr<float>(mean), ptr<float>(rstd),
-          training ? ptr<float>(sum_dy) : nullptr, training ? ptr<float>(sum_dy_xhat) : nullptr,
-          rows, n, C, ptr<T>(dx));
+      launch<batch_norm_dx_kernel<T>>(
+          blocks_for(n), kThreads, 0, stream(), ptr<T>(x), ptr<T>(dy), ptr_or_null<float>(weight),
+          ptr<float>(mean), ptr<float>(rstd), training ? ptr<float>(sum_dy) : nullptr,
+          training ? ptr<float>(sum_dy_xhat) : nullptr, rows, n, C, ptr<T>(dx));
     }
   });
   check_launch("batch_norm backward");

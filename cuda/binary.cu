@@ -42,13 +42,15 @@ __global__ void affine_kernel(const T* x, T* out, float scale, float shift, int6
 }
 
 template <class T, BinaryOp op>
-void launch(const Tensor& a, const Tensor& b, Tensor& out) {
+void run_binary(const Tensor& a, const Tensor& b, Tensor& out) {
   const int64_t n = out.numel();
   if (a.shape() == b.shape()) {
-    binary_same_shape<T, op><<<blocks_for(n), kThreads, 0, stream()>>>(ptr<T>(a), ptr<T>(b), ptr<T>(out), n);
+    launch<binary_same_shape<T, op>>(blocks_for(n), kThreads, 0, stream(), ptr<T>(a), ptr<T>(b),
+                                     ptr<T>(out), n);
   } else {
     const BroadcastIndex bi = make_broadcast_index(out.shape(), a.shape(), b.shape());
-    binary_broadcast<T, op><<<blocks_for(n), kThreads, 0, stream()>>>(ptr<T>(a), ptr<T>(b), ptr<T>(out), n, bi);
+    launch<binary_broadcast<T, op>>(blocks_for(n), kThreads, 0, stream(), ptr<T>(a), ptr<T>(b),
+                                    ptr<T>(out), n, bi);
   }
 }
 
@@ -58,10 +60,10 @@ void binary(BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) {
   dispatch_float("binary", a, [&](auto tag) {
     using T = decltype(tag);
     switch (op) {
-      case BinaryOp::add: launch<T, BinaryOp::add>(a, b, out); break;
-      case BinaryOp::sub: launch<T, BinaryOp::sub>(a, b, out); break;
-      case BinaryOp::mul: launch<T, BinaryOp::mul>(a, b, out); break;
-      case BinaryOp::div: launch<T, BinaryOp::div>(a, b, out); break;
+      case BinaryOp::add: run_binary<T, BinaryOp::add>(a, b, out); break;
+      case BinaryOp::sub: run_binary<T, BinaryOp::sub>(a, b, out); break;
+      case BinaryOp::mul: run_binary<T, BinaryOp::mul>(a, b, out); break;
+      case BinaryOp::div: run_binary<T, BinaryOp::div>(a, b, out); break;
     }
   });
   check_launch("binary");
@@ -71,7 +73,8 @@ void affine(const Tensor& x, double scale, double shift, Tensor& out) {
   const int64_t n = x.numel();
   dispatch_float("affine", x, [&](auto tag) {
     using T = decltype(tag);
-    affine_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(ptr<T>(x), ptr<T>(out), float(scale), float(shift), n);
+    launch<affine_kernel<T>>(blocks_for(n), kThreads, 0, stream(), ptr<T>(x), ptr<T>(out),
+                             float(scale), float(shift), n);
   });
   check_launch("affine");
 }

@@ -160,7 +160,7 @@ __global__ void conv_input_grad_kernel(const T* weight, const float* g, Dims s, 
 template <class T>
 __global__ void conv_param_partials(const T* x, const T* initial, const float* g, Dims s,
                                     int64_t rows_per_chunk, float* partial) {
-  __shared__ float lane_sum[kMaxTaps + 1][kRowLanes][kChannelTile];  // slot kMaxTaps: bias
+  TV3S_SHARED(float, lane_sum, [kMaxTaps + 1][kRowLanes][kChannelTile]);  // slot kMaxTaps: bias
   const int64_t d = int64_t(blockIdx.x) * kChannelTile + threadIdx.x;
   const int64_t rows = s.B * s.L;
   const int64_t begin = int64_t(blockIdx.y) * rows_per_chunk;
@@ -253,14 +253,15 @@ void causal_conv1d_forward(const Tensor& x, const Tensor& weight, const Tensor& 
   dispatch_float("causal_conv1d", x, [&](auto tag) {
     using T = decltype(tag);
     if (s.B * s.L > 0) {
-      conv_forward_kernel<T><<<sequence_grid("causal_conv1d", s.D, s.B, s.L), kBlock, 0, stream()>>>(
-          ptr<T>(x), ptr<T>(weight), ptr_or_null<T>(bias), ptr_or_null<T>(initial_state), s, silu,
-          ptr<T>(y));
+      launch<conv_forward_kernel<T>>(sequence_grid("causal_conv1d", s.D, s.B, s.L), kBlock, 0,
+                                     stream(), ptr<T>(x), ptr<T>(weight), ptr_or_null<T>(bias),
+                                     ptr_or_null<T>(initial_state), s, silu, ptr<T>(y));
       check_launch("causal_conv1d");
     }
     if (final_state.numel() > 0) {
-      final_state_kernel<T><<<blocks_for(final_state.numel()), kThreads, 0, stream()>>>(
-          ptr<T>(x), ptr_or_null<T>(initial_state), s, ptr<T>(final_state));
+      launch<final_state_kernel<T>>(blocks_for(final_state.numel()), kThreads, 0, stream(),
+                                    ptr<T>(x), ptr_or_null<T>(initial_state), s,
+                                    ptr<T>(final_state));
       check_launch("causal_conv1d (final_state)");
     }
   });
@@ -278,15 +279,16 @@ void causal_conv1d_backward(const Tensor& x, const Tensor& weight, const Tensor&
   dispatch_float("causal_conv1d backward", x, [&](auto tag) {
     using T = decltype(tag);
     if (rows > 0) {
-      conv_output_grad_kernel<T><<<sequence_grid("causal_conv1d backward", s.D, s.B, s.L), kBlock, 0, stream()>>>(
-          ptr<T>(x), ptr<T>(weight), ptr_or_null<T>(bias), ptr_or_null<T>(initial_state), s, silu,
-          ptr<T>(dy), ptr<float>(g));
+      launch<conv_output_grad_kernel<T>>(sequence_grid("causal_conv1d backward", s.D, s.B, s.L),
+                                         kBlock, 0, stream(), ptr<T>(x), ptr<T>(weight),
+                                         ptr_or_null<T>(bias), ptr_or_null<T>(initial_state), s,
+                                         silu, ptr<T>(dy), ptr<float>(g));
       check_launch("causal_conv1d backward (output grad)");
     }
     if ((dx.defined() || dinitial_state.defined()) && s.B * s.padded_rows() > 0) {
-      conv_input_grad_kernel<T>
-          <<<sequence_grid("causal_conv1d backward", s.D, s.B, s.padded_rows()), kBlock, 0, stream()>>>(
-              ptr<T>(weight), ptr<float>(g), s, ptr_or_null<T>(dx), ptr_or_null<T>(dinitial_state));
+      launch<conv_input_grad_kernel<T>>(
+          sequence_grid("causal_conv1d backward", s.D, s.B, s.padded_rows()), kBlock, 0, stream(),
+          ptr<T>(weight), ptr<float>(g), s, ptr_or_null<T>(dx), ptr_or_null<T>(dinitial_state));
       check_launch("causal_conv1d backward (input grad)");
     }
     if (dweight.defined() || dbias.defined()) {
@@ -296,12 +298,13 @@ void causal_conv1d_backward(const Tensor& x, const Tensor& weight, const Tensor&
       const int64_t rows_per_chunk = std::max<int64_t>(1, (rows + chunks - 1) / chunks);
       Tensor partial = Tensor::empty(Shape{chunks, s.K + 1, s.D}, DType::f32, Device::CUDA);
       const dim3 grid(channel_tiles("causal_conv1d backward", s.D), unsigned(chunks));
-      conv_param_partials<T><<<grid, kBlock, 0, stream()>>>(
-          ptr<T>(x), ptr_or_null<T>(initial_state), ptr<float>(g), s, rows_per_chunk,
-          ptr<float>(partial));
+      launch<conv_param_partials<T>>(grid, kBlock, 0, stream(), ptr<T>(x),
+                                     ptr_or_null<T>(initial_state), ptr<float>(g), s,
+                                     rows_per_chunk, ptr<float>(partial));
       check_launch("causal_conv1d backward (partials)");
-      conv_param_finish<T><<<blocks_for(int64_t(s.K + 1) * s.D), kThreads, 0, stream()>>>(
-          ptr<float>(partial), chunks, s.K, s.D, ptr_or_null<T>(dweight), ptr_or_null<T>(dbias));
+      launch<conv_param_finish<T>>(blocks_for(int64_t(s.K + 1) * s.D), kThreads, 0, stream(),
+                                   ptr<float>(partial), chunks, s.K, s.D, ptr_or_null<T>(dweight),
+                                   ptr_or_null<T>(dbias));
       check_launch("causal_conv1d backward (finish)");
     }
   });
@@ -313,8 +316,9 @@ void causal_conv1d_state_backward(const Tensor& dstate, int64_t L, Tensor& dx,
   const Dims s{dstate.size(0), L, dstate.size(2), int(dstate.size(1) + 1)};
   dispatch_float("causal_conv1d backward", dstate, [&](auto tag) {
     using T = decltype(tag);
-    state_backward_kernel<T><<<blocks_for(dstate.numel()), kThreads, 0, stream()>>>(
-        ptr<T>(dstate), s, ptr_or_null<T>(dx), ptr_or_null<T>(dinitial_state));
+    launch<state_backward_kernel<T>>(blocks_for(dstate.numel()), kThreads, 0, stream(),
+                                     ptr<T>(dstate), s, ptr_or_null<T>(dx),
+                                     ptr_or_null<T>(dinitial_state));
   });
   check_launch("causal_conv1d backward (final_state)");
 }

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "cuda/device.cuh"
 #include "src/core/cuda_context.h"
 #include "tv3s/tensor.h"
 

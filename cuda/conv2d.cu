@@ -71,7 +71,7 @@ void im2col(const Tensor& x, const Im2colGeometry& g, Tensor& cols) {
   if (total == 0) return;
   dispatch_float("im2col", x, [&](auto tag) {
     using T = decltype(tag);
-    im2col_kernel<T><<<blocks_for(total), kThreads, 0, stream()>>>(ptr<T>(x), g, ptr<T>(cols));
+    launch<im2col_kernel<T>>(blocks_for(total), kThreads, 0, stream(), ptr<T>(x), g, ptr<T>(cols));
   });
   check_launch("im2col");
 }
@@ -81,7 +81,8 @@ void col2im(const Tensor& dcols, const Im2colGeometry& g, Tensor& dx) {
   if (total == 0) return;
   dispatch_float("col2im", dcols, [&](auto tag) {
     using T = decltype(tag);
-    col2im_kernel<T><<<blocks_for(total), kThreads, 0, stream()>>>(ptr<T>(dcols), g, ptr<T>(dx));
+    launch<col2im_kernel<T>>(blocks_for(total), kThreads, 0, stream(), ptr<T>(dcols), g,
+                             ptr<T>(dx));
   });
   check_launch("col2im");
 }

@@ -58,7 +58,8 @@ void cast(const Tensor& x, Tensor& out) {
     using In = decltype(in_tag);
     dispatch_any(out.dtype(), [&](auto out_tag) {
       using Out = decltype(out_tag);
-      cast_kernel<In, Out><<<blocks_for(n), kThreads, 0, stream()>>>(ptr<In>(x), ptr<Out>(out), n);
+      launch<cast_kernel<In, Out>>(blocks_for(n), kThreads, 0, stream(), ptr<In>(x), ptr<Out>(out),
+                                   n);
     });
   });
   check_launch("cast");
@@ -76,7 +77,7 @@ void fill(Tensor& x, double value) {
     // Convert on the host with the CPU rules, so both devices fill identical bits.
     Tensor one = Tensor::full(Shape{1}, value, x.dtype(), Device::CPU);
     const T v = *static_cast<const T*>(one.raw());
-    fill_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(ptr<T>(x), v, n);
+    launch<fill_kernel<T>>(blocks_for(n), kThreads, 0, stream(), ptr<T>(x), v, n);
   });
   check_launch("fill");
 }

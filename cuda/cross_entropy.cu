@@ -126,15 +126,15 @@ int64_t cross_entropy_forward(const Tensor& logits, const Tensor& labels, int ig
 
   dispatch_float("cross_entropy", logits, [&](auto tag) {
     using T = decltype(tag);
-    cross_entropy_pixels_kernel<T><<<blocks, kThreads, 0, stream()>>>(
-        ptr<T>(logits), ptr<int32_t>(labels), pixels, classes, inner, ignore_index,
-        ptr<float>(pixel_loss), ptr<float>(lse), ptr<float>(block_loss), ptr<int>(block_valid),
-        status);
+    launch<cross_entropy_pixels_kernel<T>>(blocks, kThreads, 0, stream(), ptr<T>(logits),
+                                           ptr<int32_t>(labels), pixels, classes, inner,
+                                           ignore_index, ptr<float>(pixel_loss), ptr<float>(lse),
+                                           ptr<float>(block_loss), ptr<int>(block_valid), status);
   });
   check_launch("cross_entropy");
-  cross_entropy_total_kernel<<<1, kThreads, 0, stream()>>>(
-      ptr<float>(block_loss), ptr<int>(block_valid), blocks, divide_by_valid, fixed_denominator,
-      total.defined() ? ptr<float>(total) : nullptr, status);
+  launch<cross_entropy_total_kernel>(
+      1, kThreads, 0, stream(), ptr<float>(block_loss), ptr<int>(block_valid), blocks,
+      divide_by_valid, fixed_denominator, total.defined() ? ptr<float>(total) : nullptr, status);
   check_launch("cross_entropy");
 
   ForwardStatus host{};
@@ -159,9 +159,10 @@ void cross_entropy_backward(const Tensor& logits, const Tensor& labels, const Te
   if (n == 0) return;
   dispatch_float("cross_entropy backward", logits, [&](auto tag) {
     using T = decltype(tag);
-    cross_entropy_backward_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(
-        ptr<T>(logits), ptr<int32_t>(labels), ptr<float>(lse), ptr<float>(grad), grad_per_pixel,
-        float(scale), ignore_index, classes, inner, n, ptr<T>(dlogits));
+    launch<cross_entropy_backward_kernel<T>>(blocks_for(n), kThreads, 0, stream(), ptr<T>(logits),
+                                             ptr<int32_t>(labels), ptr<float>(lse),
+                                             ptr<float>(grad), grad_per_pixel, float(scale),
+                                             ignore_index, classes, inner, n, ptr<T>(dlogits));
   });
   check_launch("cross_entropy backward");
 }

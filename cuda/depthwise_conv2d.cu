@@ -30,7 +30,7 @@ constexpr int kPixelsPerLane = 4;  // forward: pixels per thread the grid is siz
 template <class T>
 __global__ void depthwise_forward_kernel(const T* x, const T* weight, const T* bias,
                                          DepthwiseGeometry g, bool flip_kernel, T* y) {
-  extern __shared__ float tile_weight[];  // [tap][kChannelTile]
+  float* tile_weight = dynamic_shared<float>();  // [tap][kChannelTile]
   const int taps = int(g.taps());
   const int64_t tile_c0 = int64_t(blockIdx.y) * kChannelTile;
   for (int i = threadIdx.y * kChannelTile + threadIdx.x; i < taps * kChannelTile;
@@ -68,7 +68,7 @@ __global__ void depthwise_forward_kernel(const T* x, const T* weight, const T* b
 template <class T>
 __global__ void depthwise_param_partials(const T* x, const T* dy, DepthwiseGeometry g,
                                          int first_tap, int64_t pixels_per_chunk, float* partial) {
-  __shared__ float lane_sum[kPixelLanes][kChannelTile];
+  TV3S_SHARED(float, lane_sum, [kPixelLanes][kChannelTile]);
   const int taps = int(g.taps());
   const int tap = first_tap + int(blockIdx.z);
   const int64_t ky = tap / g.kw, kx = tap % g.kw;  // unused for the bias slice
@@ -137,8 +137,9 @@ void depthwise_conv2d_forward(const Tensor& x, const Tensor& weight, const Tenso
   const size_t shared_bytes = size_t(g.taps()) * kChannelTile * sizeof(float);
   dispatch_float("depthwise_conv2d", x, [&](auto tag) {
     using T = decltype(tag);
-    depthwise_forward_kernel<T><<<grid, block, shared_bytes, stream()>>>(
-        ptr<T>(x), ptr<T>(weight), ptr_or_null<T>(bias), g, flip_kernel, ptr<T>(y));
+    launch<depthwise_forward_kernel<T>>(grid, block, shared_bytes, stream(), ptr<T>(x),
+                                        ptr<T>(weight), ptr_or_null<T>(bias), g, flip_kernel,
+                                        ptr<T>(y));
   });
   check_launch("depthwise_conv2d");
 }
@@ -162,12 +163,12 @@ void depthwise_conv2d_param_grads(const Tensor& x, const Tensor& dy, const Depth
   const dim3 block(kChannelTile, kPixelLanes);
   dispatch_float("depthwise_conv2d backward", dy, [&](auto tag) {
     using T = decltype(tag);
-    depthwise_param_partials<T><<<grid, block, 0, stream()>>>(
-        ptr_or_null<T>(x), ptr<T>(dy), g, first_tap, pixels_per_chunk, ptr<float>(partial));
+    launch<depthwise_param_partials<T>>(grid, block, 0, stream(), ptr_or_null<T>(x), ptr<T>(dy), g,
+                                        first_tap, pixels_per_chunk, ptr<float>(partial));
     check_launch("depthwise_conv2d backward (partials)");
-    depthwise_param_finish<T><<<blocks_for(int64_t(tap_count) * g.C), kThreads, 0, stream()>>>(
-        ptr<float>(partial), chunks, taps, first_tap, tap_count, g.C, ptr_or_null<T>(dweight),
-        ptr_or_null<T>(dbias));
+    launch<depthwise_param_finish<T>>(blocks_for(int64_t(tap_count) * g.C), kThreads, 0, stream(),
+                                      ptr<float>(partial), chunks, taps, first_tap, tap_count, g.C,
+                                      ptr_or_null<T>(dweight), ptr_or_null<T>(dbias));
     check_launch("depthwise_conv2d backward (finish)");
   });
 }

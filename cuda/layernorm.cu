@@ -95,8 +95,8 @@ __global__ void layer_norm_param_partials(const T* x, const float* mean, const f
                                           const T* dy, int64_t rows, int64_t C,
                                           int64_t rows_per_chunk, float* partial_dweight,
                                           float* partial_dbias) {
-  __shared__ float lane_dweight[kRowLanes][kColumnsPerBlock];
-  __shared__ float lane_dbias[kRowLanes][kColumnsPerBlock];
+  TV3S_SHARED(float, lane_dweight, [kRowLanes][kColumnsPerBlock]);
+  TV3S_SHARED(float, lane_dbias, [kRowLanes][kColumnsPerBlock]);
   const int64_t c = int64_t(blockIdx.x) * kColumnsPerBlock + threadIdx.x;
   const int64_t begin = int64_t(blockIdx.y) * rows_per_chunk;
   const int64_t end = std::min(rows, begin + rows_per_chunk);
@@ -150,9 +150,10 @@ void layer_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bia
   if (rows == 0) return;
   dispatch_float("layer_norm", x, [&](auto tag) {
     using T = decltype(tag);
-    layer_norm_forward_kernel<T><<<blocks_for_warp_rows(rows), kRowsPerBlock * kWarpSize, 0, stream()>>>(
-        ptr<T>(x), ptr_or_null<T>(weight), ptr_or_null<T>(bias), float(eps), rows, C, ptr<T>(y),
-        ptr<float>(mean), ptr<float>(rstd));
+    launch<layer_norm_forward_kernel<T>>(blocks_for_warp_rows(rows), kRowsPerBlock * kWarpSize, 0,
+                                         stream(), ptr<T>(x), ptr_or_null<T>(weight),
+                                         ptr_or_null<T>(bias), float(eps), rows, C, ptr<T>(y),
+                                         ptr<float>(mean), ptr<float>(rstd));
   });
   check_launch("layer_norm");
 }
@@ -164,9 +165,9 @@ void layer_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& me
   dispatch_float("layer_norm backward", x, [&](auto tag) {
     using T = decltype(tag);
     if (dx.defined() && rows > 0) {
-      layer_norm_dx_kernel<T><<<blocks_for_warp_rows(rows), kRowsPerBlock * kWarpSize, 0, stream()>>>(
-          ptr<T>(x), ptr_or_null<T>(weight), ptr<float>(mean), ptr<float>(rstd), ptr<T>(dy), rows,
-          C, ptr<T>(dx));
+      launch<layer_norm_dx_kernel<T>>(blocks_for_warp_rows(rows), kRowsPerBlock * kWarpSize, 0,
+                                      stream(), ptr<T>(x), ptr_or_null<T>(weight), ptr<float>(mean),
+                                      ptr<float>(rstd), ptr<T>(dy), rows, C, ptr<T>(dx));
     }
     if (dweight.defined() || dbias.defined()) {
       const int64_t chunks = chunks_for_rows(rows);
@@ -175,12 +176,12 @@ void layer_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& me
       Tensor partial_dbias = Tensor::empty(Shape{chunks, C}, DType::f32, Device::CUDA);
       const dim3 grid(unsigned((C + kColumnsPerBlock - 1) / kColumnsPerBlock), unsigned(chunks));
       const dim3 block(kColumnsPerBlock, kRowLanes);
-      layer_norm_param_partials<T><<<grid, block, 0, stream()>>>(
-          ptr<T>(x), ptr<float>(mean), ptr<float>(rstd), ptr<T>(dy), rows, C, rows_per_chunk,
-          ptr<float>(partial_dweight), ptr<float>(partial_dbias));
-      layer_norm_param_finish<T><<<blocks_for(C), kThreads, 0, stream()>>>(
-          ptr<float>(partial_dweight), ptr<float>(partial_dbias), chunks, C, ptr_or_null<T>(dweight),
-          ptr_or_null<T>(dbias));
+      launch<layer_norm_param_partials<T>>(grid, block, 0, stream(), ptr<T>(x), ptr<float>(mean),
+                                           ptr<float>(rstd), ptr<T>(dy), rows, C, rows_per_chunk,
+                                           ptr<float>(partial_dweight), ptr<float>(partial_dbias));
+      launch<layer_norm_param_finish<T>>(blocks_for(C), kThreads, 0, stream(),
+                                         ptr<float>(partial_dweight), ptr<float>(partial_dbias),
+                                         chunks, C, ptr_or_null<T>(dweight), ptr_or_null<T>(dbias));
     }
   });
   check_launch("layer_norm backward");

@@ -61,7 +61,8 @@ struct TiledCopy {
 
 template <class Word>
 __global__ void tiled_copy_kernel(const Word* __restrict__ src, Word* __restrict__ dst, TiledCopy t) {
-  __shared__ Word tile[kTile][kTile + 1];  // +1 column: the transposed read avoids bank conflicts
+  TV3S_SHARED(Word,
+              tile, [kTile][kTile + 1]);  // +1 column: the transposed read avoids bank conflicts
   const int64_t i0 = int64_t(blockIdx.x) * kTile, j0 = int64_t(blockIdx.y) * kTile;
   for (int64_t b = blockIdx.z; b < t.batches; b += gridDim.z) {
     int64_t s, d;
@@ -183,15 +184,16 @@ void strided_copy(const StridedCopy& copy, const void* src, void* dst, size_t el
     if (plan_tiles(c, tiles)) {
       const dim3 grid(unsigned((tiles.n_i + kTile - 1) / kTile), unsigned((tiles.n_j + kTile - 1) / kTile),
                       unsigned(tiles.batches < 65535 ? tiles.batches : 65535));
-      tiled_copy_kernel<Word><<<grid, dim3(kTile, kTileRows), 0, stream()>>>(from, to, tiles);
+      launch<tiled_copy_kernel<Word>>(grid, dim3(kTile, kTileRows), 0, stream(), from, to, tiles);
       return;
     }
     const int64_t words = c.numel();
     if (words <= INT32_MAX && max_offset(c) <= INT32_MAX)
-      strided_copy_kernel<Word, uint32_t>
-          <<<blocks_for(words), kThreads, 0, stream()>>>(from, to, c, uint32_t(words));
+      launch<strided_copy_kernel<Word, uint32_t>>(blocks_for(words), kThreads, 0, stream(), from,
+                                                  to, c, uint32_t(words));
     else
-      strided_copy_kernel<Word, int64_t><<<blocks_for(words), kThreads, 0, stream()>>>(from, to, c, words);
+      launch<strided_copy_kernel<Word, int64_t>>(blocks_for(words), kThreads, 0, stream(), from, to,
+                                                 c, words);
   });
   check_launch("strided_copy");
 }

@@ -49,8 +49,8 @@ void matmul(const Tensor& a, const Tensor& b, const Tensor& bias, Tensor& out, b
   if (bias.defined()) {
     dispatch_float("linear", out, [&](auto tag) {
       using T = decltype(tag);
-      broadcast_rows_kernel<T><<<blocks_for(rows * N), kThreads, 0, stream()>>>(ptr<T>(bias), ptr<T>(out),
-                                                                               rows, N);
+      launch<broadcast_rows_kernel<T>>(blocks_for(rows * N), kThreads, 0, stream(), ptr<T>(bias),
+                                       ptr<T>(out), rows, N);
     });
     check_launch("linear (bias)");
   }

@@ -50,12 +50,12 @@ Tensor new_counter() { return Tensor::zeros(Shape{2}, DType::i32, Device::CUDA);
 void launch_count(const Tensor& x, unsigned long long* count) {
   const int64_t n = x.numel();
   if (n == 0) return;
-  auto launch = [&](auto tag) {
+  auto count_as = [&](auto tag) {
     using T = decltype(tag);
-    count_nonfinite_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(ptr<T>(x), n, count);
+    launch<count_nonfinite_kernel<T>>(blocks_for(n), kThreads, 0, stream(), ptr<T>(x), n, count);
   };
-  if (x.dtype() == DType::f64) launch(double{});
-  else dispatch_float("count_nonfinite", x, launch);
+  if (x.dtype() == DType::f64) count_as(double{});
+  else dispatch_float("count_nonfinite", x, count_as);
   check_launch("count_nonfinite");
 }
 
@@ -72,8 +72,8 @@ void adamw_step(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const A
   const int64_t n = param.numel();
   dispatch_float("adamw_step_", grad, [&](auto tag) {
     using G = decltype(tag);
-    adamw_kernel<G><<<blocks_for(n), kThreads, 0, stream()>>>(ptr<float>(param), ptr<G>(grad), ptr<float>(m),
-                                                              ptr<float>(v), k, n);
+    launch<adamw_kernel<G>>(blocks_for(n), kThreads, 0, stream(), ptr<float>(param), ptr<G>(grad),
+                            ptr<float>(m), ptr<float>(v), k, n);
   });
   check_launch("adamw_step_");
 }

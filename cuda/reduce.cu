@@ -24,7 +24,7 @@ __global__ void sum_to_serial(const T* x, T* out, ReduceIndex ri) {
 
 template <class T>
 __global__ void sum_to_block(const T* x, T* out, ReduceIndex ri) {
-  __shared__ float partial[kThreads];
+  TV3S_SHARED(float, partial, [kThreads]);
   for (int64_t o = blockIdx.x; o < ri.out_count; o += gridDim.x) {
     const int64_t base = offset_of(o, ri.kept_ndim, ri.kept_dims, ri.kept_strides);
     float acc = 0.f;
@@ -76,10 +76,11 @@ void sum_to(const Tensor& x, Tensor& out, const ReduceIndex& ri) {
   dispatch_float("sum_to", x, [&](auto tag) {
     using T = decltype(tag);
     if (ri.reduced_count <= kSerialLimit)
-      sum_to_serial<T><<<blocks_for(ri.out_count), kThreads, 0, stream()>>>(ptr<T>(x), ptr<T>(out), ri);
+      launch<sum_to_serial<T>>(blocks_for(ri.out_count), kThreads, 0, stream(), ptr<T>(x),
+                               ptr<T>(out), ri);
     else
-      sum_to_block<T><<<unsigned(ri.out_count < 65535 ? ri.out_count : 65535), kThreads, 0, stream()>>>(
-          ptr<T>(x), ptr<T>(out), ri);
+      launch<sum_to_block<T>>(unsigned(ri.out_count < 65535 ? ri.out_count : 65535), kThreads, 0,
+                              stream(), ptr<T>(x), ptr<T>(out), ri);
   });
   check_launch("sum_to");
 }
@@ -88,9 +89,9 @@ void max_over_axis(const Tensor& x, Tensor* values, Tensor* indices, int64_t out
                    int64_t inner) {
   dispatch_float("max", x, [&](auto tag) {
     using T = decltype(tag);
-    max_kernel<T><<<blocks_for(outer * inner), kThreads, 0, stream()>>>(
-        ptr<T>(x), values ? ptr<T>(*values) : nullptr, indices ? ptr<int32_t>(*indices) : nullptr,
-        outer, n, inner);
+    launch<max_kernel<T>>(blocks_for(outer * inner), kThreads, 0, stream(), ptr<T>(x),
+                          values ? ptr<T>(*values) : nullptr,
+                          indices ? ptr<int32_t>(*indices) : nullptr, outer, n, inner);
   });
   check_launch("max");
 }
@@ -99,8 +100,8 @@ void max_backward(const Tensor& g, const Tensor& indices, Tensor& dx, int64_t ou
                   int64_t inner) {
   dispatch_float("max backward", g, [&](auto tag) {
     using T = decltype(tag);
-    max_backward_kernel<T><<<blocks_for(outer * inner), kThreads, 0, stream()>>>(
-        ptr<T>(g), ptr<int32_t>(indices), ptr<T>(dx), outer, n, inner);
+    launch<max_backward_kernel<T>>(blocks_for(outer * inner), kThreads, 0, stream(), ptr<T>(g),
+                                   ptr<int32_t>(indices), ptr<T>(dx), outer, n, inner);
   });
   check_launch("max backward");
 }

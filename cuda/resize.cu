@@ -137,7 +137,7 @@ void resize_bilinear_forward(const Tensor& x, Tensor& y) {
   dispatch_float("resize_bilinear", x, [&](auto tag) {
     using T = decltype(tag);
     const dim3 grid = grid_for_rows(s.N * s.out_h, s.out_w * s.C);
-    resize_bilinear_forward_kernel<T><<<grid, kThreads, 0, stream()>>>(ptr<T>(x), s, ptr<T>(y));
+    launch<resize_bilinear_forward_kernel<T>>(grid, kThreads, 0, stream(), ptr<T>(x), s, ptr<T>(y));
   });
   check_launch("resize_bilinear");
 }
@@ -147,7 +147,8 @@ void resize_bilinear_backward(const Tensor& dy, Tensor& dx) {
   dispatch_float("resize_bilinear backward", dy, [&](auto tag) {
     using T = decltype(tag);
     const dim3 grid = grid_for_rows(s.N * s.in_h, s.in_w * s.C);
-    resize_bilinear_backward_kernel<T><<<grid, kThreads, 0, stream()>>>(ptr<T>(dy), s, ptr<T>(dx));
+    launch<resize_bilinear_backward_kernel<T>>(grid, kThreads, 0, stream(), ptr<T>(dy), s,
+                                               ptr<T>(dx));
   });
   check_launch("resize_bilinear backward");
 }

@@ -88,7 +88,7 @@ template <class T, class V>
 __global__ void rms_norm_dweight_partials(const V* v, const float* rstd, const T* dy,
                                           int64_t rows, int64_t C, int64_t rows_per_chunk,
                                           float* partial) {
-  __shared__ float lane_sum[kRowLanes][kColumnsPerBlock];
+  TV3S_SHARED(float, lane_sum, [kRowLanes][kColumnsPerBlock]);
   const int64_t c = int64_t(blockIdx.x) * kColumnsPerBlock + threadIdx.x;
   const int64_t begin = int64_t(blockIdx.y) * rows_per_chunk;
   const int64_t end = std::min(rows, begin + rows_per_chunk);
@@ -122,9 +122,10 @@ void launch_backward(const Tensor& v, const Tensor& weight, const Tensor& rstd, 
                      Tensor& dx, Tensor& dresidual, Tensor& dweight) {
   const int64_t C = v.size(-1), rows = v.numel() / C;
   if ((dx.defined() || dresidual.defined()) && rows > 0) {
-    rms_norm_dv_kernel<T, V><<<blocks_for_warp_rows(rows), kRowsPerBlock * kWarpSize, 0, stream()>>>(
-        ptr<V>(v), ptr<T>(weight), ptr<float>(rstd), ptr<T>(dy), rows, C, ptr_or_null<T>(dx),
-        ptr_or_null<float>(dresidual));
+    launch<rms_norm_dv_kernel<T, V>>(blocks_for_warp_rows(rows), kRowsPerBlock * kWarpSize, 0,
+                                     stream(), ptr<V>(v), ptr<T>(weight), ptr<float>(rstd),
+                                     ptr<T>(dy), rows, C, ptr_or_null<T>(dx),
+                                     ptr_or_null<float>(dresidual));
     check_launch("rms_norm backward (dv)");
   }
   if (dweight.defined()) {
@@ -134,11 +135,12 @@ void launch_backward(const Tensor& v, const Tensor& weight, const Tensor& rstd, 
     Tensor partial = Tensor::empty(Shape{chunks, C}, DType::f32, Device::CUDA);
     const dim3 grid(unsigned((C + kColumnsPerBlock - 1) / kColumnsPerBlock), unsigned(chunks));
     const dim3 block(kColumnsPerBlock, kRowLanes);
-    rms_norm_dweight_partials<T, V><<<grid, block, 0, stream()>>>(
-        ptr<V>(v), ptr<float>(rstd), ptr<T>(dy), rows, C, rows_per_chunk, ptr<float>(partial));
+    launch<rms_norm_dweight_partials<T, V>>(grid, block, 0, stream(), ptr<V>(v), ptr<float>(rstd),
+                                            ptr<T>(dy), rows, C, rows_per_chunk,
+                                            ptr<float>(partial));
     check_launch("rms_norm backward (dweight partials)");
-    rms_norm_dweight_finish<T><<<blocks_for(C), kThreads, 0, stream()>>>(ptr<float>(partial), chunks,
-                                                                         C, ptr<T>(dweight));
+    launch<rms_norm_dweight_finish<T>>(blocks_for(C), kThreads, 0, stream(), ptr<float>(partial),
+                                       chunks, C, ptr<T>(dweight));
     check_launch("rms_norm backward (dweight)");
   }
 }
@@ -151,9 +153,10 @@ void rms_norm_forward(const Tensor& x, const Tensor& residual, const Tensor& wei
   if (rows == 0) return;
   dispatch_float("rms_norm", x, [&](auto tag) {
     using T = decltype(tag);
-    rms_norm_forward_kernel<T><<<blocks_for_warp_rows(rows), kRowsPerBlock * kWarpSize, 0, stream()>>>(
-        ptr<T>(x), ptr_or_null<float>(residual), ptr<T>(weight), float(eps), rows, C, ptr<T>(y),
-        ptr_or_null<float>(residual_out), ptr<float>(rstd));
+    launch<rms_norm_forward_kernel<T>>(blocks_for_warp_rows(rows), kRowsPerBlock * kWarpSize, 0,
+                                       stream(), ptr<T>(x), ptr_or_null<float>(residual),
+                                       ptr<T>(weight), float(eps), rows, C, ptr<T>(y),
+                                       ptr_or_null<float>(residual_out), ptr<float>(rstd));
   });
   check_launch("rms_norm");
 }

@@ -9,6 +9,8 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include "cuda/device.cuh"
+
 #include <cmath>
 
 namespace tv3s::cuda {
@@ -35,8 +37,8 @@ __device__ __forceinline__ T warp_reduce(T v, Op op) {
 // (Each <T, Op> instantiation has its own shared scratch.)
 template <class T, class Op>
 __device__ T block_reduce(T v, Op op, T identity) {
-  __shared__ T warp_results[kWarpSize];
-  __shared__ T result;
+  TV3S_SHARED(T, warp_results, [kWarpSize]);
+  TV3S_SHARED(T, result, );
   const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
   v = warp_reduce(v, op);
   if (lane == 0) warp_results[warp] = v;

@@ -101,8 +101,8 @@ template <class T, int kMaxN, bool kStatesOnly>
 __global__ void __launch_bounds__(kForwardThreads)
     scan_chunk_kernel(ScanArgs<T> p, int64_t chunk_len, const float* chunk_start,
                       float* chunk_end, float* chunk_delta_sum, T* y, T* final_state) {
-  __shared__ float tile_B[kTokenTile][kMaxN];
-  __shared__ float tile_C[kTokenTile][kMaxN];
+  TV3S_SHARED(float, tile_B, [kTokenTile][kMaxN]);
+  TV3S_SHARED(float, tile_C, [kTokenTile][kMaxN]);
   const int64_t L = p.length, D = p.channels, N = p.states;
   const int64_t d = int64_t(blockIdx.x) * kForwardThreads + threadIdx.x;
   const int64_t chunk = blockIdx.y, chunks = gridDim.y, b = blockIdx.z;
@@ -220,12 +220,14 @@ template <class T, int kMaxN>
 void chunk_start_states(const ScanArgs<T>& p, int64_t chunk_len, int64_t chunks, Tensor& states) {
   Tensor delta_sum = Tensor::empty(Shape{p.batch, chunks, p.channels}, DType::f32, Device::CUDA);
   const dim3 grid(forward_tiles(p.channels), unsigned(chunks), unsigned(p.batch));
-  scan_chunk_kernel<T, kMaxN, true><<<grid, kForwardThreads, 0, stream()>>>(
-      p, chunk_len, nullptr, ptr<float>(states), ptr<float>(delta_sum), nullptr, nullptr);
+  launch<scan_chunk_kernel<T, kMaxN, true>>(grid, kForwardThreads, 0, stream(), p, chunk_len,
+                                            nullptr, ptr<float>(states), ptr<float>(delta_sum),
+                                            nullptr, nullptr);
   check_launch("selective_scan (chunk end states)");
   const int64_t n = p.batch * p.channels * p.states;
-  scan_join_chunks_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(
-      p.A, p.h0, p.batch, chunks, p.channels, p.states, ptr<float>(delta_sum), ptr<float>(states));
+  launch<scan_join_chunks_kernel<T>>(blocks_for(n), kThreads, 0, stream(), p.A, p.h0, p.batch,
+                                     chunks, p.channels, p.states, ptr<float>(delta_sum),
+                                     ptr<float>(states));
   check_launch("selective_scan (join chunks)");
 }
 
@@ -240,9 +242,9 @@ void forward_typed(const ScanInputs& in, Tensor& y, Tensor& final_state) {
     chunk_start_states<T, kMaxN>(p, chunk_len, chunks, states);
   }
   const dim3 grid(forward_tiles(p.channels), unsigned(chunks), unsigned(p.batch));
-  scan_chunk_kernel<T, kMaxN, false><<<grid, kForwardThreads, 0, stream()>>>(
-      p, chunk_len, chunks > 1 ? ptr<float>(states) : nullptr, nullptr, nullptr, ptr<T>(y),
-      ptr<T>(final_state));
+  launch<scan_chunk_kernel<T, kMaxN, false>>(grid, kForwardThreads, 0, stream(), p, chunk_len,
+                                             chunks > 1 ? ptr<float>(states) : nullptr, nullptr,
+                                             nullptr, ptr<T>(y), ptr<T>(final_state));
   check_launch("selective_scan");
 }
 
@@ -276,7 +278,7 @@ __global__ void __launch_bounds__(kBackwardThreads)
     scan_backward_kernel(ScanArgs<T> p, int lanes, const float* checkpoints, const T* dy,
                          const T* dfinal, BackwardOut<T> out) {
   constexpr int K = kBackwardChunk;
-  extern __shared__ float shared[];
+  float* shared = dynamic_shared<float>();
   const int channels = kBackwardThreads / lanes, warps = kBackwardThreads / kWarpSize;
   float* tok_dt = shared;                  // [K][channels]: Δ
   float* tok_dsp = tok_dt + K * channels;  // softplus′(v) (1 without softplus)
@@ -434,8 +436,8 @@ __global__ void sum_partials_kernel(const float* part, int64_t outer, int64_t co
 template <class T>
 void finish_sums(const Tensor& part, int64_t outer, int64_t count, int64_t inner, Tensor& out) {
   if (!out.defined()) return;
-  sum_partials_kernel<T><<<blocks_for(outer * inner), kThreads, 0, stream()>>>(
-      ptr<float>(part), outer, count, inner, ptr<T>(out));
+  launch<sum_partials_kernel<T>>(blocks_for(outer * inner), kThreads, 0, stream(), ptr<float>(part),
+                                 outer, count, inner, ptr<T>(out));
   check_launch("selective_scan backward (sums)");
 }
 
@@ -467,9 +469,9 @@ void backward_typed(const ScanInputs& in, const Tensor& dy, const Tensor& dfinal
                            ptr_or_null<float>(dbias_part), ptr_or_null<float>(dB_part),
                            ptr_or_null<float>(dC_part)};
   const size_t shared_bytes = size_t(backward_shared_floats(lanes)) * sizeof(float);  // ≤ 40 KB
-  scan_backward_kernel<T><<<dim3(unsigned(groups), unsigned(Bn)), kBackwardThreads, shared_bytes,
-                            stream()>>>(p, lanes, ptr<float>(checkpoints), ptr_or_null<T>(dy),
-                                        ptr_or_null<T>(dfinal), out);
+  launch<scan_backward_kernel<T>>(dim3(unsigned(groups), unsigned(Bn)), kBackwardThreads,
+                                  shared_bytes, stream(), p, lanes, ptr<float>(checkpoints),
+                                  ptr_or_null<T>(dy), ptr_or_null<T>(dfinal), out);
   check_launch("selective_scan backward");
 
   finish_sums<T>(dB_part, Bn, groups, L * N, g.B);

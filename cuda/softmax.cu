@@ -115,11 +115,11 @@ __global__ void softmax_strided_backward(const T* y, const T* dy, T* dx, int64_t
 template <class T, bool kLog>
 void launch_forward(const Tensor& x, Tensor& y, int64_t outer, int64_t n, int64_t inner) {
   if (inner == 1) {
-    softmax_rows_forward<T, kLog><<<blocks_for_rows(outer), threads_for_row(n), 0, stream()>>>(
-        ptr<T>(x), ptr<T>(y), outer, n);
+    launch<softmax_rows_forward<T, kLog>>(blocks_for_rows(outer), threads_for_row(n), 0, stream(),
+                                          ptr<T>(x), ptr<T>(y), outer, n);
   } else {
-    softmax_strided_forward<T, kLog><<<blocks_for(outer * inner), kThreads, 0, stream()>>>(
-        ptr<T>(x), ptr<T>(y), outer, n, inner);
+    launch<softmax_strided_forward<T, kLog>>(blocks_for(outer * inner), kThreads, 0, stream(),
+                                             ptr<T>(x), ptr<T>(y), outer, n, inner);
   }
 }
 
@@ -127,11 +127,11 @@ template <class T, bool kLog>
 void launch_backward(const Tensor& y, const Tensor& dy, Tensor& dx, int64_t outer, int64_t n,
                      int64_t inner) {
   if (inner == 1) {
-    softmax_rows_backward<T, kLog><<<blocks_for_rows(outer), threads_for_row(n), 0, stream()>>>(
-        ptr<T>(y), ptr<T>(dy), ptr<T>(dx), outer, n);
+    launch<softmax_rows_backward<T, kLog>>(blocks_for_rows(outer), threads_for_row(n), 0, stream(),
+                                           ptr<T>(y), ptr<T>(dy), ptr<T>(dx), outer, n);
   } else {
-    softmax_strided_backward<T, kLog><<<blocks_for(outer * inner), kThreads, 0, stream()>>>(
-        ptr<T>(y), ptr<T>(dy), ptr<T>(dx), outer, n, inner);
+    launch<softmax_strided_backward<T, kLog>>(blocks_for(outer * inner), kThreads, 0, stream(),
+                                              ptr<T>(y), ptr<T>(dy), ptr<T>(dx), outer, n, inner);
   }
 }
 

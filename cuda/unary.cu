@@ -153,11 +153,11 @@ void unary_forward(UnaryOp op, const Tensor& x, Tensor& out) {
     dispatch_op(op, [&](auto functor) {
       using Op = decltype(functor);
       if (wide)
-        unary_forward_kernel<Op, T, V>
-            <<<blocks_for((n + V - 1) / V), kThreads, 0, stream()>>>(ptr<T>(x), ptr<T>(out), n);
+        launch<unary_forward_kernel<Op, T, V>>(blocks_for((n + V - 1) / V), kThreads, 0, stream(),
+                                               ptr<T>(x), ptr<T>(out), n);
       else
-        unary_forward_kernel<Op, T, 1>
-            <<<blocks_for(n), kThreads, 0, stream()>>>(ptr<T>(x), ptr<T>(out), n);
+        launch<unary_forward_kernel<Op, T, 1>>(blocks_for(n), kThreads, 0, stream(), ptr<T>(x),
+                                               ptr<T>(out), n);
     });
   });
   check_launch(unary_op_name(op));
@@ -173,11 +173,12 @@ void unary_backward(UnaryOp op, const Tensor& saved, const Tensor& grad_out, Ten
     dispatch_op(op, [&](auto functor) {
       using Op = decltype(functor);
       if (wide)
-        unary_backward_kernel<Op, T, V><<<blocks_for((n + V - 1) / V), kThreads, 0, stream()>>>(
-            ptr<T>(saved), ptr<T>(grad_out), ptr<T>(grad_in), n);
+        launch<unary_backward_kernel<Op, T, V>>(blocks_for((n + V - 1) / V), kThreads, 0, stream(),
+                                                ptr<T>(saved), ptr<T>(grad_out), ptr<T>(grad_in),
+                                                n);
       else
-        unary_backward_kernel<Op, T, 1><<<blocks_for(n), kThreads, 0, stream()>>>(
-            ptr<T>(saved), ptr<T>(grad_out), ptr<T>(grad_in), n);
+        launch<unary_backward_kernel<Op, T, 1>>(blocks_for(n), kThreads, 0, stream(), ptr<T>(saved),
+                                                ptr<T>(grad_out), ptr<T>(grad_in), n);
     });
   });
   check_launch(unary_op_name(op));

@@ -45,14 +45,14 @@ size_t word_bytes(const void* src, const void* dst, size_t row_bytes) {
 }
 
 template <class Word, bool kScatter>
-void launch(const void* src, void* dst, const int32_t* index, int64_t rows, size_t row_bytes) {
+void copy_rows_as(const void* src, void* dst, const int32_t* index, int64_t rows, size_t row_bytes) {
   const int64_t words = int64_t(row_bytes / sizeof(Word));
   int lanes = 1;
   while (lanes < words && lanes < kThreads) lanes *= 2;
   const int rows_per_block = kThreads / lanes;
-  copy_rows_kernel<Word, kScatter>
-      <<<blocks_for(rows, rows_per_block), dim3(unsigned(lanes), unsigned(rows_per_block)), 0,
-         stream()>>>(static_cast<const Word*>(src), static_cast<Word*>(dst), index, rows, words);
+  launch<copy_rows_kernel<Word, kScatter>>(
+      blocks_for(rows, rows_per_block), dim3(unsigned(lanes), unsigned(rows_per_block)), 0,
+      stream(), static_cast<const Word*>(src), static_cast<Word*>(dst), index, rows, words);
 }
 
 // Copies the M = index.numel() rows of `row_bytes` bytes between src and dst.
@@ -65,11 +65,11 @@ void copy_rows(const char* op, const Tensor& src, const Tensor& index, Tensor& d
   void* to = dst.raw();
   const int32_t* idx = ptr<int32_t>(index);
   switch (word_bytes(from, to, row_bytes)) {
-    case 16: launch<uint4, kScatter>(from, to, idx, rows, row_bytes); break;
-    case 8: launch<uint2, kScatter>(from, to, idx, rows, row_bytes); break;
-    case 4: launch<uint32_t, kScatter>(from, to, idx, rows, row_bytes); break;
-    case 2: launch<uint16_t, kScatter>(from, to, idx, rows, row_bytes); break;
-    default: launch<uint8_t, kScatter>(from, to, idx, rows, row_bytes); break;
+    case 16: copy_rows_as<uint4, kScatter>(from, to, idx, rows, row_bytes); break;
+    case 8: copy_rows_as<uint2, kScatter>(from, to, idx, rows, row_bytes); break;
+    case 4: copy_rows_as<uint32_t, kScatter>(from, to, idx, rows, row_bytes); break;
+    case 2: copy_rows_as<uint16_t, kScatter>(from, to, idx, rows, row_bytes); break;
+    default: copy_rows_as<uint8_t, kScatter>(from, to, idx, rows, row_bytes); break;
   }
   check_launch(op);
 }

@@ -22,8 +22,10 @@ bool gpu_available();
 bool register_cuda_test(const char* name);
 const std::vector<std::string>& skipped_cuda_tests();
 
+// (All of them form the test suite "cuda": `tv3s_tests --test-suite=cuda` runs just them.)
 #define TV3S_CUDA_TEST_CASE(name) \
-  TEST_CASE(name * doctest::skip(!::tv3s::test::register_cuda_test(name)))
+  TEST_CASE(name * doctest::test_suite("cuda") *                                      \
+            doctest::skip(!::tv3s::test::register_cuda_test(name)))
 
 // Error of `got` against `ref` (same shape; any devices/dtypes), computed in f64.
 struct Diff {

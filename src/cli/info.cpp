@@ -28,8 +28,15 @@ nlohmann::ordered_json collect_info() {
   j["cpu_native"] = bool(TV3S_NATIVE_BUILD);  // -march=native
   j["cuda_built"] = bool(TV3S_WITH_CUDA);
   j["openmp_threads"] = omp_get_max_threads();
-#if TV3S_WITH_CUDA
+#if TV3S_CUDA_EMULATOR
+  // The kernels were compiled for the host and run in cuda/emulator/: no GPU, no driver.
+  j["cuda_emulated"] = true;
+  j["cuda_architectures"] = "none: the kernels run in the CUDA emulator on the CPU";
+#elif TV3S_WITH_CUDA
+  j["cuda_emulated"] = false;
   j["cuda_architectures"] = TV3S_CUDA_ARCHS_STRING;
+#endif
+#if TV3S_WITH_CUDA
   int runtime = 0, driver = 0;
   cudaRuntimeGetVersion(&runtime);
   if (cudaDriverGetVersion(&driver) != cudaSuccess) driver = 0;
@@ -93,13 +100,21 @@ int run_info(int argc, char** argv) {
     std::puts("  CUDA             not built (CPU-only build)\n  GPU              no GPU");
     return 0;
   }
-  std::printf("  CUDA built for   sm_{%s}\n", j["cuda_architectures"].get<std::string>().c_str());
+  if (j["cuda_emulated"].get<bool>()) {
+    std::puts("  CUDA             emulated on the CPU (-DTV3S_CUDA_EMULATOR=ON): every kernel runs on\n"
+              "                   the host with CUDA's semantics and checks; no GPU or driver is used");
+  } else {
+    std::printf("  CUDA built for   sm_{%s}\n", j["cuda_architectures"].get<std::string>().c_str());
+  }
   std::printf("  CUDA runtime     %s\n", j["cuda_runtime"].get<std::string>().c_str());
   std::printf("  CUDA driver      %s\n", j["cuda_driver"].get<std::string>().c_str());
   std::printf("  cuBLAS           %s\n", j["cublas"].get<std::string>().c_str());
   std::printf("  cuDNN            %s\n", j["cudnn"].get<std::string>().c_str());
   if (j["gpu"].is_null()) {
     std::puts("  GPU              no GPU (CUDA tensors unavailable; the CPU backend is used)");
+  } else if (j["cuda_emulated"].get<bool>()) {
+    std::printf("  CUDA device      %s (emulated on the CPU: %d host threads run its blocks)\n",
+                j["gpu"].get<std::string>().c_str(), j["gpu_multiprocessors"].get<int>());
   } else {
     std::printf("  GPU              %s (compute %s, %d SMs, %.1f GiB)\n",
                 j["gpu"].get<std::string>().c_str(),

@@ -380,8 +380,9 @@ TV3S_CUDA_TEST_CASE("causal_conv1d: CUDA matches CPU in f16 (rel 1e-2) and bf16 
 }
 
 TV3S_CUDA_TEST_CASE("causal_conv1d: CUDA single-output and partial gradients") {
-  // Only final_state reaches the loss (y's node never runs); only the state learns; only
-  // the bias learns (x not needed by any wanted gradient but kept anyway).
+  // Only final_state reaches the loss (y's node never runs): the state is the last K−1
+  // inputs, so x and the initial state get gradients and the weight none; only the state
+  // learns; only the bias learns (x not needed by any wanted gradient but kept anyway).
   const Tensor x = random({3, 2, 37}, 450, -1, 1, true);
   const Tensor w = random({37, 1, 4}, 451, -1, 1, true);
   const Tensor b = random({37}, 452, -1, 1, true);
@@ -389,7 +390,7 @@ TV3S_CUDA_TEST_CASE("causal_conv1d: CUDA single-output and partial gradients") {
   check_backends([](const std::vector<Tensor>& in) {
                    return causal_conv1d(in[0], in[1], in[2], in[3], true).final_state;
                  },
-                 {x, w, b.detach(), s}, 1e-5, DType::f32);
+                 {x, w.detach(), b.detach(), s}, 1e-5, DType::f32);
   check_backends([](const std::vector<Tensor>& in) {
                    return both_outputs(causal_conv1d(in[0], in[1], in[2], in[3], true));
                  },

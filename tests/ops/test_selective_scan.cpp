@@ -444,8 +444,10 @@ void check_scan_backends(DType dtype, double tol) {
     check_backends([c](const std::vector<Tensor>& x) { return both_outputs(scan_of(c, x)); }, in,
                    tol, dtype);
   }
-  // Through one output only (the other node never runs).
-  const ScanCase c = cuda_cases()[1];
+  // Through one output only (the other node never runs). One pass of 50 tokens: through
+  // y alone, the initial state's gradient decays with every token, and after the 333 of
+  // the chunked case it is ~1e-7, below what f16 stores to 5e-3 (its subnormals).
+  const ScanCase c = cuda_cases()[0];
   check_backends([c](const std::vector<Tensor>& x) { return scan_of(c, x).y; },
                  make_inputs(c, 10500, true, DType::f32), tol, dtype);
   check_backends([c](const std::vector<Tensor>& x) { return scan_of(c, x).final_state; },

@@ -191,10 +191,15 @@ TV3S_CUDA_TEST_CASE("train parity: CUDA matches the PyTorch reference and the CP
   const Step gpu = run_step(Device::CUDA, f.config, f.weights);
   check_against_reference(gpu, "CUDA");
   const Step cpu = run_step(Device::CPU, f.config, f.weights);
+  // The gradients that are exactly zero in exact arithmetic (biases in front of a
+  // BatchNorm) are rounding noise on both devices, of different sizes: skipped here, and
+  // checked against their layer's weight gradient in check_against_reference.
+  const nlohmann::json e = expected();
+  const std::set<std::string> zero(e["zero_grads"].begin(), e["zero_grads"].end());
   double worst = 0;
   std::string worst_name;
   for (auto& [name, g] : cpu.grads) {
-    if (norm(g.to_vector_f64()) < 1e-12) continue;  // the exactly-zero ones: noise on both sides
+    if (zero.count(name)) continue;
     const double rel = l2_error(gpu.grads.at(name), g).first;
     if (rel > worst) worst = rel, worst_name = name;
     INFO(name);
