@@ -23,7 +23,7 @@ std::string dims(uint3 v) {
 
 void on_memory_fault(int signal, siginfo_t* info, void*) {
   const void* address = info->si_addr;
-  const Place place = locate(address);
+  const Place place = locate_unlocked(address);
   if (!tls_kernel && place.where != Where::guard && place.where != Where::freed) {
     // Not the emulator's business: let the default action (a crash) happen.
     ::signal(signal, SIG_DFL);
@@ -37,7 +37,7 @@ void on_memory_fault(int signal, siginfo_t* info, void*) {
       what = signal == SIGBUS ? "bus error at " : "invalid memory access (a host pointer, or "
                                                   "this thread's stack overflowing?): ";
   }
-  fault(what + describe(address));
+  fault(what + describe_unlocked(address));
 }
 
 }  // namespace

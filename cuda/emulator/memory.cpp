@@ -6,8 +6,8 @@
 //                     ^ 256-aligned, as cudaMalloc's are
 //
 // so a read one past the 256-rounded end faults. Allocations are found by address in
-// an ordered map; the fault handler reads it without taking the lock (it is about to
-// abort, and a lock held by the faulting thread would hang it).
+// an ordered map under a mutex; the fault handler reads it without the lock (*_unlocked:
+// it is about to abort, and a lock held by the faulting thread would hang it).
 #include "cuda/emulator/memory.h"
 
 #include "cuda/emulator/fault.h"
@@ -119,14 +119,14 @@ bool device_free(void* p) {
   return true;
 }
 
-Place locate(const void* p) {
+Place locate_unlocked(const void* p) {
   Place place;
   if (!p) {
     place.where = Where::null;
     return place;
   }
-  const Mapping* m = find(table(), uintptr_t(p));  // lock-free: see the header comment
-  if (!m) return place;                            // host
+  const Mapping* m = find(table(), uintptr_t(p));
+  if (!m) return place;  // host
   place.base = m->data;
   place.bytes = m->bytes;
   place.offset = static_cast<const char*>(p) - m->data;
@@ -139,8 +139,13 @@ Place locate(const void* p) {
   return place;
 }
 
-std::string describe(const void* p) {
-  const Place place = locate(p);
+Place locate(const void* p) {
+  std::lock_guard<std::mutex> lock(table().mutex);
+  return locate_unlocked(p);
+}
+
+std::string describe_unlocked(const void* p) {
+  const Place place = locate_unlocked(p);
   char buf[256];
   switch (place.where) {
     case Where::null: return "a null pointer";
@@ -167,6 +172,11 @@ std::string describe(const void* p) {
       return buf;
   }
   return "?";
+}
+
+std::string describe(const void* p) {
+  std::lock_guard<std::mutex> lock(table().mutex);
+  return describe_unlocked(p);
 }
 
 std::string device_range_problem(const void* p, size_t bytes) {

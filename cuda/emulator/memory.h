@@ -32,8 +32,11 @@ struct Place {
 // Where p points: inside a live allocation, into a freed one, around one (its guard
 // pages, the rounding after its end: offset says where), or elsewhere (host memory).
 Place locate(const void* p);
-// "the 4096-byte device allocation at 0x…: 12 bytes past its end", for messages.
+// "12 bytes past the end of the 4096-byte device allocation at 0x…", for messages.
 std::string describe(const void* p);
+// The same without taking the table's lock: for the fault handler only.
+Place locate_unlocked(const void* p);
+std::string describe_unlocked(const void* p);
 
 // Empty when [p, p + bytes) lies inside one live device allocation, else why not.
 std::string device_range_problem(const void* p, size_t bytes);

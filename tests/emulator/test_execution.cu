@@ -111,6 +111,14 @@ __global__ void read_unwritten_shared(float* out) {
 
 __global__ void copy_kernel(const float* in, float* out) { out[threadIdx.x] = in[threadIdx.x]; }
 
+// A race: each thread reads its left neighbour's shared value with no barrier between.
+__global__ void read_neighbour_without_barrier(const float* in, float* out) {
+  TV3S_SHARED(float, tile, [64]);
+  tile[threadIdx.x] = in[blockIdx.x * blockDim.x + threadIdx.x];
+  const unsigned left = threadIdx.x == 0 ? 0 : threadIdx.x - 1;
+  out[blockIdx.x * blockDim.x + threadIdx.x] = tile[left];
+}
+
 }  // namespace
 
 TEST_SUITE_BEGIN("emulator");
@@ -250,6 +258,21 @@ TEST_CASE("emulator: fresh device and shared memory read as NaN") {
   launch<read_unwritten_shared>(1, 32, 0, nullptr, out);
   for (float v : to_host(out, 32)) CHECK(std::isnan(v));
   cudaFree(fresh);
+  cudaFree(out);
+}
+
+TEST_CASE("emulator: a missing __syncthreads shows up as NaN (odd blocks run threads backwards)") {
+  std::vector<float> h(128, 1.0f);
+  float* in = device_array<float>(128);
+  float* out = device_array<float>(128);
+  cudaMemcpy(in, h.data(), sizeof(float) * 128, cudaMemcpyHostToDevice);
+  launch<read_neighbour_without_barrier>(2, 64, 0, nullptr, in, out);
+  const std::vector<float> r = to_host(out, 128);
+  // Block 0 starts from thread 0: every left neighbour has written. Block 1 starts from
+  // thread 63: no left neighbour has, and the poison is read.
+  for (int i = 0; i < 64; ++i) CHECK(r[size_t(i)] == 1.0f);
+  for (int i = 65; i < 128; ++i) CHECK(std::isnan(r[size_t(i)]));
+  cudaFree(in);
   cudaFree(out);
 }
 
