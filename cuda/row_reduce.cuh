@@ -9,9 +9,9 @@
 #pragma once
 #include <cuda_runtime.h>
 
-#include "cuda/device.cuh"
-
 #include <cmath>
+
+#include "cuda/device.cuh"
 
 namespace tv3s::cuda {
 

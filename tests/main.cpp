@@ -53,9 +53,9 @@ int main(int argc, char** argv) {
   const unsigned ran = g_stats.numTestCasesPassingFilters;
   const unsigned not_run = g_stats.numTestCases - ran;
   const unsigned skipped_count = unsigned(skipped.size()) < not_run ? unsigned(skipped.size()) : not_run;
-  std::printf("tv3s_tests: %u passed, %u failed, %u skipped\n", ran - g_stats.numTestCasesFailed,
-              g_stats.numTestCasesFailed, skipped_count);
   if (not_run > skipped_count)
     std::printf("[tv3s] %u test cases not selected by the filter\n", not_run - skipped_count);
+  std::printf("tv3s_tests: %u passed, %u failed, %u skipped\n", ran - g_stats.numTestCasesFailed,
+              g_stats.numTestCasesFailed, skipped_count);
   return status;
 }
