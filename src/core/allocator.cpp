@@ -12,7 +12,10 @@
 // beyond it, freed blocks go straight back to the system.
 // CUDA: blocks come from cudaMalloc. All tensors use one stream, so a block freed by the
 // host may be reused at once: any kernel still reading it was queued before the kernel
-// that will overwrite it.
+// that will overwrite it. TV3S_CUDA_NO_CACHE=1 turns caching off for CUDA (as PyTorch's
+// PYTORCH_NO_CUDA_MEMORY_CACHING=1): every tensor gets a cudaMalloc of its own size, freed
+// at once. Slower, but compute-sanitizer, or the device emulator's guard pages, then see
+// each tensor's bounds instead of those of a larger cached block.
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -36,6 +39,7 @@ class CachingAllocator {
     void (*before_release)();         // waits for queued work that may still use blocks
     size_t cache_cap;
     const char* device;
+    bool exact = false;  // no rounding, no caching: one allocation per request
   };
   explicit CachingAllocator(Backend backend) : backend_(backend) {}
 
@@ -45,7 +49,7 @@ class CachingAllocator {
   }
 
   void* allocate(size_t request, size_t& block_bytes) {
-    const size_t want = bucket(request);
+    const size_t want = backend_.exact ? (request == 0 ? 1 : request) : bucket(request);
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = free_blocks_.lower_bound(want);
     if (it != free_blocks_.end() && it->first <= want + want / 4) {
@@ -74,7 +78,7 @@ class CachingAllocator {
   void free(void* p, size_t block_bytes) {
     std::lock_guard<std::mutex> lock(mutex_);
     stats_.current_bytes -= block_bytes;
-    if (cached_bytes_ + block_bytes > backend_.cache_cap) {
+    if (backend_.exact || cached_bytes_ + block_bytes > backend_.cache_cap) {
       backend_.release(p);
       stats_.reserved_bytes -= block_bytes;
       return;
@@ -146,6 +150,7 @@ CachingAllocator& cuda_allocator() {
       [] { cudaStreamSynchronize(cuda::stream()); },
       ~size_t(0),  // the GPU cache is bounded by the driver: a failed cudaMalloc empties it
       "CUDA",
+      std::getenv("TV3S_CUDA_NO_CACHE") != nullptr,
   });
   return *a;
 }
