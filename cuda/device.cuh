@@ -12,6 +12,7 @@
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <type_traits>
 
 #if TV3S_CUDA_EMULATOR
 #include "cuda/emulator/launch.h"
@@ -33,7 +34,8 @@ void launch(dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream, Arg
 // The block's copy of the declaration; the lambda's static gives each declaration (and
 // each instantiation of a template kernel) its own key.
 #define TV3S_SHARED(type, name, dims)                                                  \
-  type(&name) dims = *static_cast<type(*) dims>(::tv3s::emu::static_shared(            \
+  std::add_lvalue_reference_t<type dims> name =                                        \
+      *static_cast<std::add_pointer_t<type dims>>(::tv3s::emu::static_shared(          \
       [] {                                                                             \
         static const char key = 0;                                                     \
         return &key;                                                                   \

@@ -8,7 +8,6 @@
 #pragma once
 #include <cuda_runtime.h>
 
-#include <cstring>
 #include <string>
 #include <type_traits>
 

@@ -63,7 +63,6 @@ __global__ void prefix_by_rounds(int* out) {
 
 __global__ void shuffles(const float* in, float* xor_sum, float* down, float* up, float* idx,
                          float* segment_sum) {
-  const int lane = threadIdx.x % 32;
   const float v = in[threadIdx.x];
   float s = v;
   for (int offset = 16; offset > 0; offset /= 2) s += __shfl_xor_sync(0xffffffffu, s, offset);
@@ -74,7 +73,6 @@ __global__ void shuffles(const float* in, float* xor_sum, float* down, float* up
   float seg = v;  // sums over groups of 8 lanes
   for (int offset = 4; offset > 0; offset /= 2) seg += __shfl_xor_sync(0xffffffffu, seg, offset, 8);
   segment_sum[threadIdx.x] = seg;
-  (void)lane;
 }
 
 // Lanes 0..15 and 16..31 shuffle in two separate groups, one after the other.
