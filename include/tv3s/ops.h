@@ -18,4 +18,4 @@
 #include "tv3s/ops/selective_scan.h"
 #include "tv3s/ops/softmax.h"
 #include "tv3s/ops/unary.h"
-#include "tv3s/ops/window.h"
+#include "tv3s/ops/gather_rows.h"

@@ -8,7 +8,8 @@
 namespace tv3s {
 
 std::vector<ClassInfo> model_classes(const Segmenter& segmenter) {
-  const data::ClassTable table = data::classes_of(segmenter.config());
+  const ModelConfig& config = segmenter.config();
+  const data::ClassTable table = data::classes_of(config.num_classes, config.class_names, config.palette);
   std::vector<ClassInfo> classes;
   for (int64_t i = 0; i < table.size(); ++i)
     classes.push_back({table.names[size_t(i)], table.palette[size_t(i)]});

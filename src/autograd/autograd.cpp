@@ -5,7 +5,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "tv3s/ops/binary.h"
+#include "src/autograd/gradient_sum.h"
 
 namespace tv3s {
 namespace {
@@ -53,7 +53,7 @@ void record(const char* op, Tensor& output, const std::vector<Tensor>& inputs,
 
 static void accumulate_leaf(AutogradMeta& leaf, const Tensor& g) {
   if (!leaf.grad.defined()) leaf.grad = g.clone();  // own it: g may alias other tensors
-  else accumulate_(leaf.grad, g);
+  else accumulate_gradient(leaf.grad, g);
 }
 
 void backward(const Tensor& root) {
@@ -108,7 +108,7 @@ void backward(const Tensor& root) {
         accumulate_leaf(*e.leaf, g);
       } else {
         auto [slot, inserted] = pending.try_emplace(e.node.get(), g);
-        if (!inserted) slot->second = add(slot->second, g);  // out of place: g may be shared
+        if (!inserted) slot->second = sum_gradients(slot->second, g);  // out of place: g may be shared
       }
     }
   }

@@ -16,6 +16,7 @@
 #include "src/cli/args.h"
 #include "src/cli/commands.h"
 #include "src/models/parameters.h"
+#include "src/models/random_weights.h"
 #include "src/pipeline/segmenter.h"
 #include "tv3s/tv3s.hpp"
 
@@ -95,7 +96,7 @@ int run_bench_model(int argc, char** argv) {
   config.num_classes = classes;
   Segmenter segmenter = [&] {
     if (!model_path.empty()) return Segmenter::load(model_path, {mode, device});
-    Weights weights = Weights::random(model_parameters(config), 1, device);
+    Weights weights = random_weights(model_parameters(config), 1, device);
     if (mode == SegmentMode::frame)
       return Segmenter(std::make_shared<const Segformer>(config, std::move(weights)));
     return Segmenter(std::make_shared<const Tv3s>(config, std::move(weights)), mode);

@@ -35,6 +35,7 @@
 #endif
 
 #include "src/cli/commands.h"
+#include "src/models/window_partition.h"
 #include "tv3s/tv3s.hpp"
 
 namespace tv3s::cli {

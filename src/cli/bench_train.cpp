@@ -17,6 +17,7 @@
 #include "src/cli/args.h"
 #include "src/cli/commands.h"
 #include "src/models/parameters.h"
+#include "src/models/random_weights.h"
 #include "src/train/loss.h"
 #include "src/train/optimizer.h"
 #include "src/train/train_forward.h"
@@ -97,7 +98,7 @@ int run_bench_train(int argc, char** argv) {
   omp_set_num_threads(threads);
 
   constexpr int64_t T = 4;
-  Weights weights = Weights::random(model_parameters(config), 1, device);
+  Weights weights = random_weights(model_parameters(config), 1, device);
   const std::vector<std::string> trainable = train::trainable_parameters(weights);
   weights.requires_grad(trainable);
   std::vector<std::pair<std::string, Tensor>> params;

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "src/cli/commands.h"
-#include "src/io/convert.h"
+#include "src/convert/checkpoint.h"
 
 namespace tv3s::cli {
 namespace {
@@ -33,7 +33,7 @@ int usage_error(const std::string& message) {
 }  // namespace
 
 int run_convert(int argc, char** argv) {
-  io::ConvertOptions options;
+  convert::ConvertOptions options;
   std::vector<std::string> paths;
   for (int i = 0; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -73,7 +73,7 @@ int run_convert(int argc, char** argv) {
     return usage_error(paths.size() < 2 ? "needs an input and an output file"
                                         : "takes one input and one output file");
 
-  const io::ConvertResult r = io::convert_checkpoint(
+  const convert::ConvertResult r = convert::convert_checkpoint(
       paths[0], paths[1], options,
       [](const std::string& note) { std::fprintf(stderr, "tv3s convert: %s\n", note.c_str()); });
   const ModelConfig& c = r.config;

@@ -237,7 +237,7 @@ int run_segment(int argc, char** argv) {
   options.device = device;
   options.resize = parse_test_resize(o.resize);
   const data::ClassTable classes = o.palette.empty()
-                                       ? data::classes_of(file.config)
+                                       ? data::classes_of(file.config.num_classes, file.config.class_names, file.config.palette)
                                        : data::class_table_by_name(o.palette, file.config.num_classes);
   const io::Palette palette(classes.palette.begin(), classes.palette.begin() + file.config.num_classes);
   Segmenter segmenter = Segmenter::from_file(std::move(file), options, o.model);

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "src/pipeline/official_resize.h"
+#include "src/io/image_resize.h"
 #include "tv3s/error.h"
 
 namespace tv3s::data {
@@ -321,7 +321,7 @@ void augment_clip(std::vector<io::Image>& frames, std::vector<io::LabelMap>& lab
   const double ratio = rng.uniform(config.ratio_min, config.ratio_max);
   for (size_t t = 0; t < frames.size(); ++t) {
     const Size2 size = keep_ratio_size(frames[t].width, frames[t].height, config.scale_w, config.scale_h, ratio);
-    frames[t] = resize_linear_u8(frames[t], size.width, size.height);
+    frames[t] = io::resize_linear_u8(frames[t], size.width, size.height);
     labels[t] = resize_nearest_u8(labels[t], size.width, size.height);
   }
   // 4. RandomCrop_clips: the box is chosen on the last (target) frame's labels.

@@ -214,8 +214,9 @@ io::Palette generated_palette(int64_t classes) {
   return palette;
 }
 
-ClassTable classes_of(const ModelConfig& config) {
-  const int64_t K = config.num_classes;
+ClassTable classes_of(int64_t classes, const std::vector<std::string>& names,
+                      const io::Palette& palette) {
+  const int64_t K = classes;
   ClassTable table;
   if (K == vspw_classes().size()) table = vspw_classes();
   else if (K == cityscapes_classes().size()) table = cityscapes_classes();
@@ -225,9 +226,8 @@ ClassTable classes_of(const ModelConfig& config) {
     table.palette = generated_palette(K);
   }
   // The file's own names and colours win over the guess from the class count.
-  if (int64_t(config.class_names.size()) == K) table.names = config.class_names, table.dataset = "model";
-  if (int64_t(config.palette.size()) >= K)
-    table.palette.assign(config.palette.begin(), config.palette.begin() + K);
+  if (int64_t(names.size()) == K) table.names = names, table.dataset = "model";
+  if (int64_t(palette.size()) >= K) table.palette.assign(palette.begin(), palette.begin() + K);
   return table;
 }
 

@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "src/io/image.h"
-#include "src/models/config.h"
 
 namespace tv3s::data {
 
@@ -23,9 +22,11 @@ const ClassTable& cityscapes_classes();  // 19 classes (datasets.md §2.3)
 // K well-separated colours (hues stepped by the golden angle), for models without a palette.
 io::Palette generated_palette(int64_t classes);
 
-// The classes of a model: names and palette from its metadata where present; otherwise
-// VSPW's for 124 classes, Cityscapes' for 19, "class <i>" and generated colours for others.
-ClassTable classes_of(const ModelConfig& config);
+// The classes of a model predicting `classes` classes: `names` and `palette` from its
+// file's metadata where they cover every class; otherwise VSPW's for 124 classes,
+// Cityscapes' for 19, "class <i>" and generated colours for others.
+ClassTable classes_of(int64_t classes, const std::vector<std::string>& names,
+                      const io::Palette& palette);
 
 // A named table for the command line: "vspw", "cityscapes", or a classes.json file.
 // Throws when the table has fewer colours than `classes` ("<name>: palette has N colours,

@@ -4,7 +4,7 @@
 //   x₀ = bilinear(fused → TV3S grid (h2, w2))          h2 = ceil(floor(h/2)/window)·window
 //   8 layers ℓ: r = r + h (fp32; layer 0: r = x₀), h = Mamba_ℓ(RMSNorm_ℓ(r)) over the
 //        windows of the frames — even ℓ plain window×window cells, odd ℓ the real-shift
-//        partition (tv3s/ops/window.h); every cell is one sequence over all its frames
+//        partition (src/models/window_partition.h); every cell is one sequence over all its frames
 //   y  = RMSNorm_f(r + h)                                on the last frame only
 //   logits = bilinear(linear_pred2(y) → (h, w))          [B, h, w, K]
 //
@@ -21,6 +21,7 @@
 
 #include "src/models/config.h"
 #include "src/models/mamba.h"
+#include "src/models/window_partition.h"
 #include "src/nn/dropout.h"
 
 namespace tv3s {

@@ -6,7 +6,6 @@
 #include <string>
 #include <vector>
 
-#include "src/models/parameters.h"
 #include "tv3s/tensor.h"
 
 namespace tv3s {
@@ -16,10 +15,6 @@ class Weights {
   Weights() = default;
   // Parameters in `tensors` (checked against nothing here; see load_model_file).
   explicit Weights(std::map<std::string, Tensor> tensors) : tensors_(std::move(tensors)) {}
-
-  // Random parameters of the right shapes (uniform ±1/sqrt(fan-in) for weights, γ ≈ 1,
-  // small β, positive running variances): a model to time or to test plumbing with.
-  static Weights random(const ParameterList& params, uint64_t seed, Device device = Device::CPU);
 
   // The tensor called `name`; throws "missing parameter '<name>'" when absent.
   const Tensor& get(const std::string& name) const;

@@ -1,5 +1,5 @@
 // The official test-time resize of frames, as `--resize` and `tv3s eval --protocol
-// official` apply it (model-spec §8.1 step 2), and the OpenCV resize it is made of.
+// official` apply it (model-spec §8.1 step 2), over OpenCV's resize (src/io/image_resize.h).
 //
 //   VSPW        AlignedResize_clips, scale (853, 480), keep ratio:
 //               sf = min(853 / long side, 480 / short side),
@@ -27,12 +27,5 @@ struct ImageSize {
 ImageSize test_input_size(TestResize rule, int width, int height);
 // The frame resized as the rule says (both passes for vspw).
 io::Image apply_test_resize(TestResize rule, const io::Image& image);
-
-// cv2.resize(src, (width, height), interpolation=cv2.INTER_LINEAR) on an 8-bit RGB image,
-// bit for bit (OpenCV 3.4 to 5.0): half-pixel centres, edge clamping, 11-bit fixed-point
-// weights and OpenCV's rounding; an exact halving of both sides takes OpenCV's INTER_AREA
-// fast path (2×2 means), the same size is a copy. Throws an Error for an empty image, a
-// non-positive target size or one over 2^28 pixels.
-io::Image resize_linear_u8(const io::Image& image, int width, int height);
 
 }  // namespace tv3s

@@ -8,7 +8,7 @@
 #include <map>
 #include <vector>
 
-#include "src/io/convert.h"
+#include "src/convert/checkpoint.h"
 #include "src/io/safetensors.h"
 #include "src/io/torch_checkpoint.h"
 #include "src/models/model_file.h"
@@ -132,16 +132,16 @@ void fill(float* out, const Shape& shape, const Rule& rule, Rng& rng) {
 
 // The tensors of a MiT checkpoint the way mmcv's load_checkpoint sees them: `module.`
 // stripped, the ImageNet classifier dropped, Hugging Face names mapped to official ones.
-io::NamedTensors read_backbone_file(const std::string& path) {
+convert::NamedTensors read_backbone_file(const std::string& path) {
   // Anything but safetensors goes to the torch reader, which says what it is not.
-  io::NamedTensors raw = io::looks_like_safetensors(path) ? io::read_safetensors(path).tensors
+  convert::NamedTensors raw = io::looks_like_safetensors(path) ? io::read_safetensors(path).tensors
                                                       : io::read_torch_checkpoint(path).tensors;
-  io::NamedTensors kept;
+  convert::NamedTensors kept;
   for (auto& [name, t] : raw) {
     const std::string n = starts_with(name, "module.") ? name.substr(7) : name;
-    if (!io::unused_by_model(n)) kept.emplace_back(n, t);
+    if (!convert::unused_by_model(n)) kept.emplace_back(n, t);
   }
-  if (io::is_hf_naming(kept)) kept = io::map_hf_state_dict(kept, path);
+  if (convert::is_hf_naming(kept)) kept = convert::map_hf_state_dict(kept, path);
   return kept;
 }
 
@@ -179,7 +179,7 @@ Weights initial_weights(const ModelConfig& config, uint64_t seed, Device device)
 }
 
 void load_backbone(Weights& weights, const ModelConfig& config, const std::string& path) {
-  const io::NamedTensors tensors = read_backbone_file(path);
+  const convert::NamedTensors tensors = read_backbone_file(path);
   std::vector<std::pair<std::string, Shape>> shapes;
   for (const auto& [name, t] : tensors) {
     TV3S_CHECK(!starts_with(name, "decode_head."), path,
@@ -188,7 +188,7 @@ void load_backbone(Weights& weights, const ModelConfig& config, const std::strin
     shapes.emplace_back(name, t.shape());
   }
   TV3S_CHECK(!shapes.empty(), path, ": holds no tensors, expected a MiT backbone");
-  const ModelConfig found = io::infer_config(shapes, io::ConvertOptions{}, path);
+  const ModelConfig found = convert::infer_config(shapes, convert::ConvertOptions{}, path);
   TV3S_CHECK(found.model == "mit", path, ": not an ImageNet MiT backbone (its tensors are named "
              "like a ", found.model, " model: ", shapes.front().first, ", ...)");
   TV3S_CHECK(found.backbone == config.backbone, path, ": is a ", found.backbone,

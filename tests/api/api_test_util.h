@@ -11,6 +11,7 @@
 
 #include "src/io/safetensors.h"
 #include "src/models/parameters.h"
+#include "src/models/random_weights.h"
 #include "src/nn/weights.h"
 #include "tests/test_util.h"
 
@@ -30,7 +31,7 @@ inline const std::string& tiny_model_path() {
     c.shift = 2;
     c.class_names = {"sky", "tree", "road", "car", "person"};
     c.palette = {{{70, 130, 180}}, {{107, 142, 35}}, {{128, 64, 128}}, {{0, 0, 142}}, {{220, 20, 60}}};
-    const Weights weights = Weights::random(model_parameters(c), 11);
+    const Weights weights = random_weights(model_parameters(c), 11);
     std::vector<std::pair<std::string, Tensor>> tensors(weights.all().begin(), weights.all().end());
     const std::string file = dir.file("tiny.safetensors");
     io::write_safetensors(file, tensors, c.to_metadata());

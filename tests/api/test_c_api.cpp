@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "src/pipeline/segmenter.h"
+#include "src/models/random_weights.h"
 #include "tests/api/api_test_util.h"
 #include "tests/io/io_test_util.h"
 #include "tv3s/tv3s.h"
@@ -187,7 +188,7 @@ TEST_CASE("C API: creation errors — status, message, *out NULL, nothing thrown
   segformer.model = "segformer";
   segformer.num_classes = 5;
   segformer.embed_dim = 32;
-  const Weights weights = Weights::random(model_parameters(segformer), 5);
+  const Weights weights = random_weights(model_parameters(segformer), 5);
   const std::string segformer_path = tmp.file("segformer.safetensors");
   io::write_safetensors(segformer_path, {weights.all().begin(), weights.all().end()},
                         segformer.to_metadata());

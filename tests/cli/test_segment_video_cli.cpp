@@ -139,7 +139,8 @@ TEST_CASE("cli segment video: palette PNGs, exact overlays, Y4M to stdout, --res
   test::TempDir out;
   const auto frames = read_frames(fx.frames);
   const auto expected = library_labels(frames);
-  const data::ClassTable classes = data::classes_of(load_model_file(fx.model).config);
+  const ModelConfig config = load_model_file(fx.model).config;
+  const data::ClassTable classes = data::classes_of(config.num_classes, config.class_names, config.palette);
 
   auto r = run_tv3s("segment " + q(fx.model) + " " + q(fx.frames) + " -o " + q(out.file("labels")) +
                     " --overlay " + q(out.file("overlay")) + " --alpha 1 --json " +

@@ -14,7 +14,7 @@
 
 #include "src/data/augment.h"
 #include "src/io/image.h"
-#include "src/pipeline/official_resize.h"
+#include "src/io/image_resize.h"
 #include "tests/test_util.h"
 
 using namespace tv3s;
@@ -107,7 +107,7 @@ TEST_CASE("augment: Resize (mmcv keep-ratio size, cv2 linear / nearest) and INTE
                                                      c["ratio"].get<double>());
       REQUIRE(size.width == c["width"].get<int>());
       REQUIRE(size.height == c["height"].get<int>());
-      CHECK(resize_linear_u8(frame, size.width, size.height).rgb ==
+      CHECK(io::resize_linear_u8(frame, size.width, size.height).rgb ==
             bytes(io::read_npy(kData + "case_" + name + "_image.npy")));
       CHECK(data::resize_nearest_u8(fixture_labels(c["frame"]), size.width, size.height).values ==
             bytes(io::read_npy(kData + "case_" + name + "_labels.npy")));
@@ -159,7 +159,7 @@ TEST_CASE("augment: whole clip (resize, crop, flip, photometric, normalise, pad)
       io::LabelMap map = fixture_labels(t);
       const data::Size2 size = data::keep_ratio_size(frame.width, frame.height, c["scale"][0], c["scale"][1],
                                                      c["ratio"].get<double>());
-      frame = resize_linear_u8(frame, size.width, size.height);
+      frame = io::resize_linear_u8(frame, size.width, size.height);
       map = data::resize_nearest_u8(map, size.width, size.height);
       const data::CropBox box = data::crop_box(size.width, size.height, ch, cw, c["oy"], c["ox"]);
       frame = data::crop_image(frame, box), map = data::crop_labels(map, box);

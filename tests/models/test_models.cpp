@@ -5,6 +5,7 @@
 #include "src/io/safetensors.h"
 #include "src/models/model_file.h"
 #include "src/models/parameters.h"
+#include "src/models/random_weights.h"
 #include "src/models/segformer.h"
 #include "tests/test_util.h"
 
@@ -65,7 +66,7 @@ TEST_CASE("models: the loader names a missing, an extra and a mis-shaped paramet
   c.backbone = "mit_b0";
   c.num_classes = 4;
   const ParameterList params = model_parameters(c);
-  const Weights w = Weights::random(params, 3);
+  const Weights w = random_weights(params, 3);
   auto save = [&](std::vector<std::pair<std::string, Tensor>> tensors) {
     const std::string path = dir + "/m.safetensors";
     io::write_safetensors(path, tensors, c.to_metadata());
@@ -94,7 +95,7 @@ TEST_CASE("models: SegFormer output shapes for odd inputs, and too-small inputs 
   ModelConfig c;
   c.backbone = "mit_b0";
   c.num_classes = 5;
-  const Segformer model(c, Weights::random(model_parameters(c), 11));
+  const Segformer model(c, random_weights(model_parameters(c), 11));
   NoGradGuard no_grad;
   Rng rng(1);
   const Tensor image = Tensor::uniform(Shape{1, 37, 45, 3}, rng, -1, 1);
@@ -117,7 +118,7 @@ TEST_CASE("models: a TV3S model file runs its SegFormer path (--mode frame)") {
   c.backbone = "mit_b0";
   c.num_classes = 3;
   const ParameterList params = model_parameters(c);
-  const Weights w = Weights::random(params, 5);
+  const Weights w = random_weights(params, 5);
   std::vector<std::pair<std::string, Tensor>> tensors;
   for (auto& [name, shape] : params) tensors.emplace_back(name, w.get(name));
   const std::string path = dir + "/tv3s_b0.safetensors";

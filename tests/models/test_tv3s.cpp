@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "src/models/parameters.h"
+#include "src/models/random_weights.h"
 #include "src/pipeline/segmenter.h"
 #include "tests/test_util.h"
 
@@ -38,7 +39,7 @@ ModelConfig tiny_config() {
 
 std::shared_ptr<const Tv3s> tiny_model(Device device = Device::CPU) {
   const ModelConfig c = tiny_config();
-  return std::make_shared<const Tv3s>(c, Weights::random(model_parameters(c), 11, device));
+  return std::make_shared<const Tv3s>(c, random_weights(model_parameters(c), 11, device));
 }
 
 // Frame t of video `video`: a smooth pattern that moves with t, plus noise (normalised

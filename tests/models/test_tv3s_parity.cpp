@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "src/io/convert.h"
+#include "src/convert/checkpoint.h"
 #include "src/io/frame_list.h"
 #include "src/io/image.h"
 #include "src/pipeline/preprocess.h"
@@ -71,7 +71,7 @@ void check_logits(const Tensor& got, const Tensor& ref, const std::string& what,
   CHECK(agreement >= kArgmaxAgreement);
 }
 
-std::string convert(const std::string& pth, const std::string& out) {
+std::string convert_with_cli(const std::string& pth, const std::string& out) {
   const test::CommandResult r = test::run_tv3s("convert '" + pth + "' '" + out + "'");
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
@@ -139,30 +139,30 @@ std::vector<int64_t> all_frames(int64_t n) {
 
 TEST_CASE("tv3s parity: tiny TV3S (MiT-B0, E 32, window 4, shift 2), clip and stream") {
   test::TempDir tmp;
-  const std::string model = convert(kData + "tiny_official.pth", tmp.file("tiny.safetensors"));
+  const std::string model = convert_with_cli(kData + "tiny_official.pth", tmp.file("tiny.safetensors"));
   check_library(model, kData + "tiny_frames", "tiny", all_frames(12), Device::CPU);
   check_cli(model, kData + "tiny_frames", "tiny", all_frames(12), "cpu");
 }
 
 TEST_CASE("tv3s parity: TV3S-B1 at 320×480 and 240×427, clip and stream, via tv3s segment") {
   test::TempDir tmp;
-  const std::string model = convert(kData + "b1_official.pth", tmp.file("b1.safetensors"));
+  const std::string model = convert_with_cli(kData + "b1_official.pth", tmp.file("b1.safetensors"));
   for (const char* size : {"320x480", "240x427"})
     check_cli(model, kData + "b1_" + size, std::string("b1_") + size, {2, 5, 9}, "cpu");
 }
 
 TV3S_CUDA_TEST_CASE("tv3s parity: tiny and B1 on CUDA") {
   test::TempDir tmp;
-  const std::string tiny = convert(kData + "tiny_official.pth", tmp.file("tiny.safetensors"));
+  const std::string tiny = convert_with_cli(kData + "tiny_official.pth", tmp.file("tiny.safetensors"));
   check_library(tiny, kData + "tiny_frames", "tiny", all_frames(12), Device::CUDA);
-  const std::string b1 = convert(kData + "b1_official.pth", tmp.file("b1.safetensors"));
+  const std::string b1 = convert_with_cli(kData + "b1_official.pth", tmp.file("b1.safetensors"));
   for (const char* size : {"320x480", "240x427"})
     check_cli(b1, kData + "b1_" + size, std::string("b1_") + size, {2, 5, 9}, "cuda");
 }
 
 TEST_CASE("tv3s parity: convert reads window and shift from the checkpoint's config text") {
   test::TempDir tmp;
-  const io::ConvertResult r = io::convert_checkpoint(kData + "tiny_official.pth",
+  const convert::ConvertResult r = convert::convert_checkpoint(kData + "tiny_official.pth",
                                                      tmp.file("t.safetensors"), {}, [](auto&) {});
   CHECK(r.config.model == "tv3s");
   CHECK(r.config.backbone == "mit_b0");
@@ -171,9 +171,9 @@ TEST_CASE("tv3s parity: convert reads window and shift from the checkpoint's con
   CHECK(r.config.shift == 2);
   CHECK(r.config.num_classes == 5);
   // Options override the text; a shift outside (0, window) is refused.
-  io::ConvertOptions options;
+  convert::ConvertOptions options;
   options.shift = 4;
-  CHECK_THROWS_WITH(io::convert_checkpoint(kData + "tiny_official.pth", tmp.file("u.safetensors"),
+  CHECK_THROWS_WITH(convert::convert_checkpoint(kData + "tiny_official.pth", tmp.file("u.safetensors"),
                                            options, [](auto&) {}),
                     doctest::Contains("need 0 < shift < window"));
   CHECK(tmp.entries() == std::vector<std::string>{"t.safetensors"});

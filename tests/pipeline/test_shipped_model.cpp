@@ -5,6 +5,7 @@
 // 0.951, background classes (ground, water) 0.985; the thresholds below sit a few points
 // under that, so they catch a damaged file or an inference regression, not noise.
 #include "src/data/synth.h"
+#include "src/models/config.h"
 #include "tests/test_util.h"
 #include "tv3s/segmenter.h"
 

@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-#include "src/io/convert.h"
+#include "src/convert/checkpoint.h"
 #include "src/io/image.h"
 #include "src/io/safetensors.h"
 #include "src/models/model_file.h"
@@ -109,7 +109,7 @@ struct Fixture {
 const Fixture& fixture() {
   static const Fixture f = [] {
     test::TempDir dir;
-    io::convert_checkpoint(kData + "weights.pth", dir.file("model.safetensors"), io::ConvertOptions{},
+    convert::convert_checkpoint(kData + "weights.pth", dir.file("model.safetensors"), convert::ConvertOptions{},
                            [](const std::string&) {});
     ModelFile m = load_model_file(dir.file("model.safetensors"));
     return Fixture{m.config, m.weights};

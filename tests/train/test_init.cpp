@@ -19,6 +19,7 @@
 
 #include "src/io/safetensors.h"
 #include "src/models/parameters.h"
+#include "src/models/random_weights.h"
 #include "src/train/init.h"
 #include "tests/io/io_test_util.h"
 #include "tests/test_util.h"
@@ -219,7 +220,7 @@ TV3S_CUDA_TEST_CASE("initial_weights: CUDA equals CPU bit for bit") {
 TEST_CASE("load_backbone: copies every backbone tensor from a converted, a raw and a prefixed MiT file") {
   test::TempDir dir;
   const ModelConfig mit = model_config("mit"), tv3s = model_config("tv3s");
-  const Weights imagenet = Weights::random(model_parameters(mit), 17);
+  const Weights imagenet = random_weights(model_parameters(mit), 17);
   const Weights fresh = train::initial_weights(tv3s, 1);
 
   // Converted (`tv3s convert mit_b0.pth`: model "mit" metadata).
@@ -254,7 +255,7 @@ TEST_CASE("load_backbone: copies every backbone tensor from a converted, a raw a
 TEST_CASE("load_backbone: bad files are named with what is wrong") {
   test::TempDir dir;
   const ModelConfig mit = model_config("mit"), tv3s = model_config("tv3s");
-  const Weights imagenet = Weights::random(model_parameters(mit), 17);
+  const Weights imagenet = random_weights(model_parameters(mit), 17);
   Weights w = train::initial_weights(tv3s, 1);
   auto message = [&](const std::string& path, const ModelConfig& config = model_config("tv3s")) {
     return test::error_message([&] { train::load_backbone(w, config, path); });
@@ -293,7 +294,7 @@ TEST_CASE("load_backbone: bad files are named with what is wrong") {
 TEST_CASE("init_from_model: copies what fits, re-initialises classifiers for a new class count") {
   test::TempDir dir;
   const ModelConfig five = model_config("tv3s", "mit_b0", 5), three = model_config("tv3s", "mit_b0", 3);
-  const Weights trained = Weights::random(model_parameters(five), 23);
+  const Weights trained = random_weights(model_parameters(five), 23);
   const std::string path = write_model(dir, "trained.safetensors", five, trained);
 
   Weights same_classes = train::initial_weights(five, 2);
@@ -315,8 +316,8 @@ TEST_CASE("init_from_model: copies what fits, re-initialises classifiers for a n
 TEST_CASE("init_from_model: a SegFormer or MiT file fills its part of a TV3S model") {
   test::TempDir dir;
   const ModelConfig tv3s = model_config("tv3s"), segformer = model_config("segformer"), mit = model_config("mit");
-  const Weights seg = Weights::random(model_parameters(segformer), 29);
-  const Weights backbone = Weights::random(model_parameters(mit), 31);
+  const Weights seg = random_weights(model_parameters(segformer), 29);
+  const Weights backbone = random_weights(model_parameters(mit), 31);
   const std::string seg_path = write_model(dir, "segformer.safetensors", segformer, seg);
   const std::string mit_path = write_model(dir, "mit.safetensors", mit, backbone);
   const Weights fresh = train::initial_weights(tv3s, 4);
@@ -345,7 +346,7 @@ TEST_CASE("init_from_model: a SegFormer or MiT file fills its part of a TV3S mod
 TEST_CASE("init_from_model: a different backbone or decoder width is an error naming the file") {
   test::TempDir dir;
   const ModelConfig tv3s = model_config("tv3s");
-  const std::string path = write_model(dir, "m.safetensors", tv3s, Weights::random(model_parameters(tv3s), 3));
+  const std::string path = write_model(dir, "m.safetensors", tv3s, random_weights(model_parameters(tv3s), 3));
   Weights w;
   CHECK(test::error_message([&] { train::init_from_model(w, model_config("tv3s", "mit_b1"), path); }) ==
         path + ": its backbone is mit_b0, but the model being trained is mit_b1");

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "src/models/parameters.h"
+#include "src/models/random_weights.h"
 #include "src/nn/dropout.h"
 #include "src/train/loss.h"
 #include "src/train/train_forward.h"
@@ -45,7 +46,7 @@ ModelConfig tiny_config(const std::string& model = "tv3s") {
 }
 
 Weights tiny_weights(const ModelConfig& c, DType dtype) {
-  const Weights random = Weights::random(model_parameters(c), 3);
+  const Weights random = random_weights(model_parameters(c), 3);
   std::map<std::string, Tensor> tensors;
   for (const auto& [name, t] : random.all()) tensors.emplace(name, t.to(dtype));
   return Weights(std::move(tensors));

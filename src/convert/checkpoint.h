@@ -21,7 +21,7 @@
 #include "src/models/config.h"
 #include "tv3s/tensor.h"
 
-namespace tv3s::io {
+namespace tv3s::convert {
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
@@ -80,4 +80,4 @@ ConvertResult convert_checkpoint(const std::string& in, const std::string& out,
                                  const ConvertOptions& options,
                                  const std::function<void(const std::string&)>& note);
 
-}  // namespace tv3s::io
+}  // namespace tv3s::convert

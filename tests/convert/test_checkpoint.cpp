@@ -7,7 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "src/io/convert.h"
+#include "src/convert/checkpoint.h"
 #include "src/io/safetensors.h"
 #include "src/models/parameters.h"
 #include "tests/io/io_test_util.h"
@@ -16,9 +16,9 @@
 namespace {
 
 using namespace tv3s;
-using io::ConvertOptions;
-using io::HfName;
-using io::NamedTensors;
+using convert::ConvertOptions;
+using convert::HfName;
+using convert::NamedTensors;
 using test::error_message;
 using test::run_tv3s;
 
@@ -109,7 +109,7 @@ TEST_CASE("convert: Hugging Face names follow the table of model-spec §2.6") {
            Case{"classifier.weight", "", HfName::whole},
            Case{"backbone.block1.0.norm1.weight", "", HfName::whole},
        }) {
-    const HfName got = io::map_hf_name(c.hf);
+    const HfName got = convert::map_hf_name(c.hf);
     INFO(c.hf, " → ", got.official);
     CHECK(got.official == c.official);
     CHECK(got.part == c.part);
@@ -121,10 +121,10 @@ TEST_CASE("convert: names the model does not use are dropped") {
                            "decode_head.linear_fuse.bn.num_batches_tracked",
                            "decode_head.batch_norm.num_batches_tracked", "head.weight",
                            "head.bias", "classifier.weight"})
-    CHECK_MESSAGE(io::unused_by_model(name), name);
+    CHECK_MESSAGE(convert::unused_by_model(name), name);
   for (const char* name : {"decode_head.linear_pred.weight", "backbone.norm4.weight",
                            "decode_head.classifier.weight", "decode_head.head.weight"})
-    CHECK_MESSAGE(!io::unused_by_model(name), name);
+    CHECK_MESSAGE(!convert::unused_by_model(name), name);
 }
 
 TEST_CASE("convert: transformers' Segformer parameter lists map onto the official parameter sets") {
@@ -140,10 +140,10 @@ TEST_CASE("convert: transformers' Segformer parameter lists map onto the officia
     const NamedTensors hf = hf_state_dict(c.model, c.fill);
     NamedTensors kept;
     for (const auto& [name, t] : hf)
-      if (!io::unused_by_model(name)) kept.emplace_back(name, t);
-    REQUIRE(io::is_hf_naming(kept));
-    const NamedTensors mapped = io::map_hf_state_dict(kept, c.model);
-    const ModelConfig got = io::infer_config(shapes_of(mapped), {}, c.model);
+      if (!convert::unused_by_model(name)) kept.emplace_back(name, t);
+    REQUIRE(convert::is_hf_naming(kept));
+    const NamedTensors mapped = convert::map_hf_state_dict(kept, c.model);
+    const ModelConfig got = convert::infer_config(shapes_of(mapped), {}, c.model);
     CHECK(got.model == c.want.model);
     CHECK(got.backbone == c.want.backbone);
     CHECK(got.num_classes == c.want.num_classes);
@@ -167,12 +167,12 @@ TEST_CASE("convert: transformers' Segformer parameter lists map onto the officia
 TEST_CASE("convert: a key without its value is an error naming it") {
   NamedTensors tensors = {
       {"segformer.encoder.block.0.0.attention.self.key.weight", Tensor::zeros({4, 4})}};
-  CHECK(error_message([&] { io::map_hf_state_dict(tensors, "x.bin"); }) ==
+  CHECK(error_message([&] { convert::map_hf_state_dict(tensors, "x.bin"); }) ==
         "x.bin: 'segformer.encoder.block.0.0.attention.self.key.weight' has no value to go with "
         "it (block1.0.attn.kv.weight = key, value)");
   tensors.emplace_back("segformer.encoder.block.0.0.attention.self.value.weight",
                        Tensor::zeros({4, 3}));
-  CHECK(contains(error_message([&] { io::map_hf_state_dict(tensors, "x.bin"); }),
+  CHECK(contains(error_message([&] { convert::map_hf_state_dict(tensors, "x.bin"); }),
                  "has shape [4, 4] but"));
 }
 
@@ -183,7 +183,7 @@ TEST_CASE("convert: infer_config reads every model and backbone from official sh
                                     config_of("segformer", mit.name, 150, 768),
                                     config_of("tv3s", mit.name, 124)}) {
       INFO(want.model, " ", want.backbone, " ", want.num_classes, " classes, E ", want.embed_dim);
-      const ModelConfig got = io::infer_config(official(want), {}, "ckpt");
+      const ModelConfig got = convert::infer_config(official(want), {}, "ckpt");
       CHECK(got.model == want.model);
       CHECK(got.backbone == want.backbone);
       CHECK(got.num_classes == want.num_classes);
@@ -196,16 +196,16 @@ TEST_CASE("convert: --arch and --num-classes must agree with the tensors, and fi
   const auto b1 = official(config_of("segformer", "mit_b1", 124));
   ConvertOptions options;
   options.arch = "mit_b2";
-  CHECK(error_message([&] { io::infer_config(b1, options, "ckpt"); }) ==
+  CHECK(error_message([&] { convert::infer_config(b1, options, "ckpt"); }) ==
         "ckpt: --arch mit_b2 does not match the checkpoint, whose backbone.patch_embed channels "
         "[64, 128, 320, 512] and blocks per stage [2, 2, 2, 2] are mit_b1");
   options = {};
   options.num_classes = 150;
-  CHECK(error_message([&] { io::infer_config(b1, options, "ckpt"); }) ==
+  CHECK(error_message([&] { convert::infer_config(b1, options, "ckpt"); }) ==
         "ckpt: --num-classes 150 does not match the checkpoint, whose "
         "decode_head.linear_pred.weight has 124 rows");
   CHECK(contains(error_message([&] {
-                   io::infer_config(official(config_of("mit", "mit_b0", 0)), options, "ckpt");
+                   convert::infer_config(official(config_of("mit", "mit_b0", 0)), options, "ckpt");
                  }),
                  "--num-classes 150 given, but the checkpoint is a backbone without a decode head"));
 
@@ -216,22 +216,22 @@ TEST_CASE("convert: --arch and --num-classes must agree with the tensors, and fi
     if (p.first.find("patch_embed2.proj.weight") == std::string::npos &&
         p.first.find("block3.1.") == std::string::npos)
       partial.push_back(p);
-  CHECK(error_message([&] { io::infer_config(partial, {}, "ckpt"); }) ==
+  CHECK(error_message([&] { convert::infer_config(partial, {}, "ckpt"); }) ==
         "ckpt: cannot tell the backbone: backbone.patch_embed channels [64, ?, 320, 512] and "
         "blocks per stage [2, 2, 1, 2] match no MiT variant (mit_b0 … mit_b5); --arch checks "
         "the tensors against one");
   options = {};
   options.arch = "mit_b1";
-  CHECK(io::infer_config(partial, options, "ckpt").backbone == "mit_b1");
+  CHECK(convert::infer_config(partial, options, "ckpt").backbone == "mit_b1");
 
   std::vector<std::pair<std::string, Shape>> headless;
   for (const auto& p : b1)
     if (p.first.find("linear_pred") == std::string::npos) headless.push_back(p);
-  CHECK(contains(error_message([&] { io::infer_config(headless, {}, "ckpt"); }),
+  CHECK(contains(error_message([&] { convert::infer_config(headless, {}, "ckpt"); }),
                  "cannot tell the number of classes: there is no decode_head.linear_pred.weight"));
   options = {};
   options.num_classes = 7;
-  CHECK(io::infer_config(headless, options, "ckpt").num_classes == 7);
+  CHECK(convert::infer_config(headless, options, "ckpt").num_classes == 7);
 }
 
 TEST_CASE("convert: usage errors exit 2 with one line") {

@@ -1,5 +1,5 @@
 // CUDA launchers of the row gather behind the window partitions (kernels in
-// cuda/window.cu; the CPU reference and the op in src/ops/window.cpp).
+// cuda/gather_rows.cu; the CPU reference and the op in src/ops/gather_rows.cpp).
 //
 //   gather_rows:   y[i, :] = x[index[i], :]       x [R, C], index i32 [M], y [M, C]
 //   scatter_rows:  y[index[i], :] = x[i, :]       x [M, C], index i32 [M], y [R, C]

@@ -6,9 +6,9 @@
 #include <cstring>
 #include <map>
 
-#include "src/io/convert.h"
+#include "src/convert/checkpoint.h"
 
-namespace tv3s::io {
+namespace tv3s::convert {
 namespace {
 
 bool starts_with(const std::string& s, const std::string& prefix) {
@@ -150,4 +150,4 @@ NamedTensors map_hf_state_dict(const NamedTensors& tensors, const std::string& w
   return out;
 }
 
-}  // namespace tv3s::io
+}  // namespace tv3s::convert

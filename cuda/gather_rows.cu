@@ -1,4 +1,4 @@
-// Row gather and scatter on the GPU (the math is in src/ops/window.cpp):
+// Row gather and scatter on the GPU (the math is in src/ops/gather_rows.cpp):
 //   gather   y[i, :] = x[index[i], :]        scatter   y[index[i], :] = x[i, :]
 // One kernel does both: row i of the index is copied from row `from` to row `to`, with
 // (from, to) = (index[i], i) or (i, index[i]).
@@ -16,7 +16,7 @@
 #include <cstdint>
 
 #include "cuda/common.cuh"
-#include "cuda/window.h"
+#include "cuda/gather_rows.h"
 
 namespace tv3s::cuda {
 namespace {

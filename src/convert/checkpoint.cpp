@@ -1,6 +1,6 @@
 // `tv3s convert` as a library function: read (torch zip or safetensors), drop, rename,
-// infer the configuration, check the parameter set, write. The rules are in convert.h.
-#include "src/io/convert.h"
+// infer the configuration, check the parameter set, write. The rules are in checkpoint.h.
+#include "src/convert/checkpoint.h"
 
 #include <array>
 #include <filesystem>
@@ -13,7 +13,7 @@
 #include "src/io/torch_checkpoint.h"
 #include "src/models/parameters.h"
 
-namespace tv3s::io {
+namespace tv3s::convert {
 namespace {
 
 using Note = std::function<void(const std::string&)>;
@@ -39,9 +39,9 @@ struct Input {
 };
 
 Input read_input(const std::string& path) {
-  if (looks_like_safetensors(path)) return {read_safetensors(path).tensors, nullptr};
+  if (io::looks_like_safetensors(path)) return {io::read_safetensors(path).tensors, nullptr};
   // Anything else goes to the torch reader, which names what it is not (or a legacy file).
-  TorchCheckpoint ckpt = read_torch_checkpoint(path);
+  io::TorchCheckpoint ckpt = io::read_torch_checkpoint(path);
   return {std::move(ckpt.tensors), std::move(ckpt.meta)};
 }
 
@@ -249,10 +249,10 @@ ConvertResult convert_checkpoint(const std::string& in, const std::string& out,
     ordered.emplace_back(name, by_name.at(name));
     result.bytes += ordered.back().second.nbytes();
   }
-  write_safetensors(out, ordered, config.to_metadata());
+  io::write_safetensors(out, ordered, config.to_metadata());
   result.config = config;
   result.tensors = ordered.size();
   return result;
 }
 
-}  // namespace tv3s::io
+}  // namespace tv3s::convert

@@ -1,0 +1,102 @@
+# Include layers: fails when a file includes a folder above its own.
+#   cmake -DTV3S_ROOT=<source dir> -P cmake/check_layers.cmake
+# Run by every build (target tv3s_layers, which the library depends on) and by the tests
+# (tests/core/test_layers.cpp, which also plants a violation to see it caught).
+#
+# The table is the README's "Include layers": each folder may include the folders listed
+# for it and, through them, everything those may include. Public headers count as the
+# layer that implements them (tv3s/tensor.h is core, tv3s/segmenter.h pipeline, ...); the
+# public op headers tv3s/ops/*.h, tv3s/ops.h and tv3s/autocast.h are the op contract
+# ("ops_api"), which both the CPU ops and the CUDA kernels include.
+cmake_minimum_required(VERSION 3.24)
+get_filename_component(TV3S_ROOT "${TV3S_ROOT}" ABSOLUTE)
+if(NOT EXISTS "${TV3S_ROOT}/src")
+  message(FATAL_ERROR "check_layers: set -DTV3S_ROOT=<source dir> (no src/ in \"${TV3S_ROOT}\")")
+endif()
+
+set(layers cli api train eval data pipeline convert models nn ops cuda ops_api io autograd core)
+set(allow_cli      api train eval data pipeline convert models nn ops cuda ops_api io autograd core)
+set(allow_api      pipeline models data io)
+set(allow_train    eval convert data pipeline models nn ops autograd io)
+set(allow_eval     pipeline data models io)
+set(allow_data     io ops)
+set(allow_pipeline models io ops)
+set(allow_convert  models io)
+set(allow_models   nn ops autograd io)
+set(allow_nn       ops autograd)
+set(allow_ops      cuda ops_api autograd)
+set(allow_cuda     ops_api core)
+set(allow_ops_api  core)
+set(allow_io       core)
+set(allow_autograd core)
+set(allow_core     "")
+
+# Close each list under "and what those may include" (15 rounds reach every chain).
+foreach(round RANGE 15)
+  foreach(layer ${layers})
+    set(closed ${allow_${layer}})
+    foreach(lower ${allow_${layer}})
+      list(APPEND closed ${allow_${lower}})
+    endforeach()
+    list(REMOVE_DUPLICATES closed)
+    set(allow_${layer} ${closed})
+  endforeach()
+endforeach()
+
+# The layer of a file path relative to the root, or of an include's target.
+function(layer_of path out)
+  set(layer "")
+  if(path MATCHES "^src/([a-z_]+)/")
+    set(layer ${CMAKE_MATCH_1})
+  elseif(path MATCHES "^cuda/")
+    set(layer cuda)
+  elseif(path MATCHES "^(include/)?tv3s/(ops/.*|ops\\.h|autocast\\.h)$")
+    set(layer ops_api)
+  elseif(path MATCHES "^(include/)?tv3s/autograd\\.h$")
+    set(layer autograd)
+  elseif(path MATCHES "^(include/)?tv3s/segmenter\\.h$")
+    set(layer pipeline)
+  elseif(path MATCHES "^(include/)?tv3s/(tv3s\\.h|tv3s\\.hpp|classes\\.h)$")
+    set(layer api)
+  elseif(path MATCHES "^(include/)?tv3s/")
+    set(layer core)
+  endif()
+  set(${out} ${layer} PARENT_SCOPE)
+endfunction()
+
+file(GLOB_RECURSE files RELATIVE ${TV3S_ROOT}
+  ${TV3S_ROOT}/src/*.h ${TV3S_ROOT}/src/*.cpp ${TV3S_ROOT}/cuda/*.h ${TV3S_ROOT}/cuda/*.cuh
+  ${TV3S_ROOT}/cuda/*.cu ${TV3S_ROOT}/cuda/*.cpp ${TV3S_ROOT}/include/*.h ${TV3S_ROOT}/include/*.hpp)
+set(violations "")
+foreach(file ${files})
+  layer_of(${file} from)
+  if(NOT from)
+    continue()
+  endif()
+  if(NOT from IN_LIST layers)
+    list(APPEND violations "${file}: folder src/${from} has no place in the layer table")
+    continue()
+  endif()
+  file(STRINGS ${TV3S_ROOT}/${file} lines REGEX "^[ \t]*#[ \t]*include[ \t]*\"")
+  foreach(line ${lines})
+    string(REGEX REPLACE "^[ \t]*#[ \t]*include[ \t]*\"([^\"]+)\".*" "\\1" target "${line}")
+    if(target MATCHES "^tests/")
+      list(APPEND violations "${file} includes ${target}: the library never includes tests")
+      continue()
+    endif()
+    layer_of(${target} to)
+    if(NOT to OR to STREQUAL from)
+      continue()
+    endif()
+    if(NOT to IN_LIST allow_${from})
+      list(APPEND violations "${file} includes ${target}: ${from} may not include ${to}")
+    endif()
+  endforeach()
+endforeach()
+
+list(LENGTH files checked)
+if(violations)
+  list(JOIN violations "\n  " text)
+  message(FATAL_ERROR "include layers (README, Layout): a lower folder includes a higher one\n  ${text}")
+endif()
+message(STATUS "include layers: ${checked} files, every include runs downwards")
