@@ -1,7 +1,7 @@
 // The C++ API of tv3s in one include (the C API is tv3s/tv3s.h).
 #pragma once
 #include "tv3s/autograd.h"
-#include "tv3s/classes.h"
+#include "tv3s/model_classes.h"
 #include "tv3s/device.h"
 #include "tv3s/dtype.h"
 #include "tv3s/error.h"

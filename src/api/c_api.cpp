@@ -16,7 +16,7 @@
 
 #include "src/pipeline/segmenter.h"
 #include "tv3s/autograd.h"
-#include "tv3s/classes.h"
+#include "tv3s/model_classes.h"
 #include "tv3s/device.h"
 #include "tv3s/version.h"
 

@@ -30,7 +30,7 @@
 #include "src/cli/args.h"
 #include "src/cli/commands.h"
 #include "src/cli/progress.h"
-#include "src/data/classes.h"
+#include "src/data/class_tables.h"
 #include "src/io/atomic_file.h"
 #include "src/io/overlay.h"
 #include "src/io/video_source.h"

@@ -17,13 +17,13 @@
 //           them. A "video" here is a city: its annotated frames, each with its own
 //           neighbours (mVC is not defined on Cityscapes).
 // Classes: ROOT/classes.json when present (what `tv3s synth` writes, with its own K),
-// otherwise the VSPW (124) or Cityscapes (19) table of src/data/classes.h.
+// otherwise the VSPW (124) or Cityscapes (19) table of src/data/class_tables.h.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "src/data/classes.h"
+#include "src/data/class_tables.h"
 #include "src/io/image.h"
 
 namespace tv3s::data {

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "src/data/classes.h"
+#include "src/data/class_tables.h"
 #include "src/io/image.h"
 
 namespace tv3s::data {

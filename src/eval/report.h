@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "src/data/classes.h"
+#include "src/data/class_tables.h"
 #include "src/eval/metrics.h"
 
 namespace tv3s::eval {

@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "src/data/classes.h"
+#include "src/data/class_tables.h"
 #include "src/data/train_clips.h"
 #include "src/io/atomic_file.h"
 #include "src/models/model_file.h"

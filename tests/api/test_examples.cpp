@@ -16,7 +16,7 @@
 #include "src/pipeline/segmenter.h"
 #include "tests/api/api_test_util.h"
 #include "tests/io/io_test_util.h"
-#include "tv3s/classes.h"
+#include "tv3s/model_classes.h"
 
 #if defined(TV3S_EXAMPLE_PPM_PATH) && defined(TV3S_EXAMPLE_C_PATH)
 

@@ -11,7 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "src/data/classes.h"
+#include "src/data/class_tables.h"
 #include "src/io/image.h"
 #include "src/io/y4m.h"
 #include "src/pipeline/segmenter.h"

@@ -11,7 +11,7 @@
 #include <map>
 #include <set>
 
-#include "src/data/classes.h"
+#include "src/data/class_tables.h"
 #include "src/data/synth.h"
 #include "src/io/frame_list.h"
 #include "src/io/image.h"

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "src/data/classes.h"
+#include "src/data/class_tables.h"
 #include "src/io/image.h"
 #include "tests/test_util.h"
 

@@ -1,8 +1,8 @@
-// model_classes (include/tv3s/classes.h): the public face of data::classes_of, so that a
+// model_classes (include/tv3s/model_classes.h): the public face of data::classes_of, so that a
 // library user gets class names and colours without the internal headers.
-#include "tv3s/classes.h"
+#include "tv3s/model_classes.h"
 
-#include "src/data/classes.h"
+#include "src/data/class_tables.h"
 #include "src/pipeline/segmenter.h"
 
 namespace tv3s {

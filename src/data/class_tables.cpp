@@ -1,6 +1,6 @@
 // The class tables of the two datasets (datasets.md §1.3, §2.3): the palettes and names of
 // the official code's VSPWDataset2 and CityscapesDataset_clips, in train-id order.
-#include "src/data/classes.h"
+#include "src/data/class_tables.h"
 
 #include <cmath>
 #include <filesystem>
