@@ -17,32 +17,38 @@ namespace {
 // The terms summed per channel c over the rows r (column_reduce.cuh).
 template <class T>
 struct XTerm {  // Σ x
+  using Sum = float;
   const T* x;
   int64_t C;
-  __device__ float operator()(int64_t r, int64_t c) const { return to_f32(x[r * C + c]); }
+  __device__ void operator()(int64_t r, int64_t c, float& sum) const {
+    sum += to_f32(x[r * C + c]);
+  }
 };
 
 template <class T>
 struct CenteredSquareTerm {  // Σ (x − μ)²
+  using Sum = float;
   const T* x;
   const float* mean;
   int64_t C;
-  __device__ float operator()(int64_t r, int64_t c) const {
+  __device__ void operator()(int64_t r, int64_t c, float& sum) const {
     const float d = to_f32(x[r * C + c]) - mean[c];
-    return d * d;
+    sum += d * d;
   }
 };
 
 template <class T>
 struct GradTerms {  // Σ dy, Σ dy·x̂
+  using Sum = float2;
   const T* x;
   const T* dy;
   const float* mean;
   const float* rstd;
   int64_t C;
-  __device__ float2 operator()(int64_t r, int64_t c) const {
+  __device__ void operator()(int64_t r, int64_t c, float2& sum) const {
     const float g = to_f32(dy[r * C + c]);
-    return make_float2(g, g * (to_f32(x[r * C + c]) - mean[c]) * rstd[c]);
+    sum.x += g;
+    sum.y += g * (to_f32(x[r * C + c]) - mean[c]) * rstd[c];
   }
 };
 

@@ -14,13 +14,16 @@
 // order), never by scheduling, so every run gives the same bits.
 //
 // column_partials runs pass 1 for an op whose term is one (row, column) element. A term
-// is a functor `__device__ V operator()(int64_t row, int64_t column) const`, V = float,
-// or float2 for two sums side by side (e.g. Σdy and Σdy·x̂). causal_conv1d computes all
-// its taps per row in one thread, so it writes pass 1 itself with the same pieces;
-// selective_scan's backward kernel writes its own partials and finishes with sum_chunks.
+// is a functor with `using Sum = float;` (or float2: two sums side by side, e.g. Σdy and
+// Σdy·x̂) and `__device__ void operator()(int64_t row, int64_t column, Sum& sum) const`
+// that adds the element's term to sum. (It adds rather than returns the term so that
+// `sum += a * b` stays one fused multiply-add under nvcc even where the term is
+// conditional, as it is in depthwise_conv2d: a returned value would be selected first.)
+// causal_conv1d computes all its taps per row in one thread, so it writes pass 1 itself
+// with the same pieces; selective_scan's backward kernel writes its own partials and
+// finishes with sum_chunks.
 #pragma once
 #include <algorithm>
-#include <utility>
 
 #include "cuda/common.cuh"
 
@@ -79,7 +82,7 @@ __device__ __forceinline__ V sum_chunks(const V* partials, int64_t chunks, int64
 
 // Pass 1 for a term of one (row, column) element. Block (kColumnTile, kRowLanes), grid
 // (column tiles, chunks).
-template <class Term, class V>
+template <class Term, class V = typename Term::Sum>
 __global__ void column_partials_kernel(Term term, int64_t rows, int64_t columns,
                                        int64_t rows_per_chunk, V* partials) {
   TV3S_SHARED(V, lane_sum, [kRowLanes][kColumnTile]);
@@ -87,7 +90,7 @@ __global__ void column_partials_kernel(Term term, int64_t rows, int64_t columns,
   const ChunkRows chunk = chunk_rows(rows, rows_per_chunk);
   V sum{};
   if (c < columns)
-    for (int64_t r = chunk.begin + threadIdx.y; r < chunk.end; r += kRowLanes) sum += term(r, c);
+    for (int64_t r = chunk.begin + threadIdx.y; r < chunk.end; r += kRowLanes) term(r, c, sum);
   lane_sum[threadIdx.y][threadIdx.x] = sum;
   __syncthreads();
   if (threadIdx.y == 0 && c < columns)
@@ -103,10 +106,11 @@ struct ColumnPartials {
 template <class Term>
 ColumnPartials column_partials(const Term& term, int64_t rows, int64_t columns,
                                int64_t min_rows_per_lane = 8) {
-  using V = decltype(std::declval<const Term&>()(int64_t{}, int64_t{}));
+  using V = typename Term::Sum;
   constexpr int64_t floats = sizeof(V) / sizeof(float);
   const ColumnChunks chunks = column_chunks(rows, min_rows_per_lane);
-  const Shape shape = floats == 1 ? Shape{chunks.count, columns} : Shape{chunks.count, columns, floats};
+  const Shape shape =
+      floats == 1 ? Shape{chunks.count, columns} : Shape{chunks.count, columns, floats};
   ColumnPartials out{Tensor::empty(shape, DType::f32, Device::CUDA), chunks.count};
   const int64_t tiles = (columns + kColumnTile - 1) / kColumnTile;
   TV3S_CHECK(tiles <= 0x7fffffff, "column_partials: too many columns on CUDA: ", columns);

@@ -66,20 +66,25 @@ __global__ void depthwise_forward_kernel(const T* x, const T* weight, const T* b
 // is the bias, Σ dy.
 template <class T>
 struct ParamGradTerm {
+  using Sum = float;
   const T *x, *dy;
   DepthwiseGeometry g;
   int first_tap;
-  __device__ float operator()(int64_t p, int64_t column) const {
+  __device__ void operator()(int64_t p, int64_t column, float& sum) const {
+    // The column's (tap, c, ky, kx) first and unconditionally: the same for every row, so
+    // the compiler computes them once per thread, out of the row loop.
     const int tap = first_tap + int(column / g.C);
-    const int64_t c = column % g.C;
+    const int64_t c = column % g.C, ky = tap / g.kw, kx = tap % g.kw;  // ky, kx: not the bias
     const float d = to_f32(dy[p * g.C + c]);
-    if (tap == g.taps()) return d;
-    const int64_t ky = tap / g.kw, kx = tap % g.kw;
+    if (tap == g.taps()) {
+      sum += d;
+      return;
+    }
     const int64_t ox = p % g.Wo, out_row = p / g.Wo;
     const int64_t oy = out_row % g.Ho, n = out_row / g.Ho;
     const int64_t iy = oy - g.pad_h + ky, ix = ox - g.pad_w + kx;
-    if (iy < 0 || iy >= g.H || ix < 0 || ix >= g.W) return 0.f;
-    return d * to_f32(x[((n * g.H + iy) * g.W + ix) * g.C + c]);
+    if (iy >= 0 && iy < g.H && ix >= 0 && ix < g.W)
+      sum += d * to_f32(x[((n * g.H + iy) * g.W + ix) * g.C + c]);
   }
 };
 

@@ -86,12 +86,14 @@ __global__ void layer_norm_dx_kernel(const T* x, const T* weight, const float* m
 // dγ/dβ: per column, (Σ dy·x̂, Σ dy) over all rows (column_reduce.cuh).
 template <class T>
 struct ParamGradTerms {
+  using Sum = float2;  // (Σ dy·x̂, Σ dy)
   const T *x, *dy;
   const float *mean, *rstd;
   int64_t C;
-  __device__ float2 operator()(int64_t r, int64_t c) const {
+  __device__ void operator()(int64_t r, int64_t c, float2& sum) const {
     const float d = to_f32(dy[r * C + c]);
-    return make_float2(d * (to_f32(x[r * C + c]) - mean[r]) * rstd[r], d);
+    sum.x += d * (to_f32(x[r * C + c]) - mean[r]) * rstd[r];
+    sum.y += d;
   }
 };
 

@@ -81,12 +81,13 @@ __global__ void rms_norm_dv_kernel(const V* v, const T* weight, const float* rst
 // dw: per column, Σ dy·x̂ over all rows (column_reduce.cuh). V: v's storage, T or f32.
 template <class T, class V>
 struct DweightTerm {
+  using Sum = float;
   const V* v;
   const float* rstd;
   const T* dy;
   int64_t C;
-  __device__ float operator()(int64_t r, int64_t c) const {
-    return to_f32(dy[r * C + c]) * to_f32(v[r * C + c]) * rstd[r];
+  __device__ void operator()(int64_t r, int64_t c, float& sum) const {
+    sum += to_f32(dy[r * C + c]) * to_f32(v[r * C + c]) * rstd[r];
   }
 };
 
