@@ -10,25 +10,25 @@
 //    final_state (K − 1 rows per sequence) is a separate small copy, one thread per element.
 //  - backward of y: (1) g = dL/dpre into an f32 buffer, elementwise, pre recomputed like the
 //    forward; (2) dx̂ (rows of dinitial_state, then of dx) gathered like the forward, one
-//    thread per element: Σ_k w[k] · g[j − k]; (3) dw, db: deterministic two-pass reduction,
-//    no atomics, as in depthwise_conv2d. Pass 1: grid (channel tiles, chunks of (b, t)
-//    rows); each thread sums its channel's K tap products and g over every 8th row of the
-//    chunk, in order (the sums live in registers), then the 8 lanes are added in order in
-//    shared memory: one partial per (chunk, tap or bias, channel). Pass 2: one thread per
-//    (tap or bias, channel) adds the chunk partials in order. The chunking depends only on
-//    the shape, so the result is the same bits on every run.
+//    thread per element: Σ_k w[k] · g[j − k]; (3) dw, db: the deterministic two-pass column
+//    sum of column_reduce.cuh over the (b, t) rows, a column per (tap or bias, channel);
+//    each thread sums all K + 1 columns of its channel at once (the sums live in
+//    registers).
 //  - backward of final_state: a scatter of its K − 1 rows into zero-filled dx/dinitial_state.
 // Storage f32/f16/bf16; arithmetic in f32.
 #include <algorithm>
 
 #include "cuda/causal_conv1d.h"
+#include "cuda/column_reduce.cuh"
 #include "cuda/common.cuh"
+#include "cuda/scalar_math.cuh"
 
 namespace tv3s::cuda {
 namespace {
 
-constexpr int kChannelTile = 32;  // threadIdx.x: consecutive channels (one warp)
-constexpr int kRowLanes = 8;      // threadIdx.y
+// Blocks are column_reduce.cuh's: kColumnTile consecutive channels (threadIdx.x, one
+// warp) × kRowLanes row lanes (threadIdx.y).
+constexpr int kChannelTile = kColumnTile;
 constexpr int kRowsPerLane = 4;   // positions per thread the sequence grids are sized for
 constexpr int kMaxTaps = int(kCausalConv1dMaxTaps);
 
@@ -71,8 +71,6 @@ __device__ __forceinline__ float conv_at(const T* x, const T* initial, const Dim
   return sum;
 }
 
-__device__ __forceinline__ float sigmoid_of(float v) { return 1.f / (1.f + expf(-v)); }
-
 // The loops of the (channel tile, position block, sequence) grids: every sequence b of the
 // kernel's Dims `s`, and in it every position t in [0, length), each visited by one row
 // lane of one block.
@@ -91,7 +89,7 @@ __global__ void conv_forward_kernel(const T* x, const T* weight, const T* bias,
   const float b0 = bias ? to_f32(bias[d]) : 0.f;
   TV3S_SEQUENCE_LOOP(b, t, s.L) {
     const float pre = conv_at(x, initial, s, w, b0, b, t, d);
-    y[(b * s.L + t) * s.D + d] = from_f32<T>(silu ? pre * sigmoid_of(pre) : pre);
+    y[(b * s.L + t) * s.D + d] = from_f32<T>(silu ? cuda::silu(pre) : pre);
   }
 }
 
@@ -123,7 +121,9 @@ __global__ void conv_output_grad_kernel(const T* x, const T* weight, const T* bi
       continue;
     }
     const float pre = conv_at(x, initial, s, w, b0, b, t, d);
-    const float sig = sigmoid_of(pre);
+    // dy · silu_grad(pre), multiplied as (dy · σ) · (1 + pre · (1 − σ)): this kernel's
+    // rounding order, kept so its results stay the same bits.
+    const float sig = sigmoid(pre);
     g[i] = upstream * sig * (1.f + pre * (1.f - sig));
   }
 }
@@ -156,21 +156,22 @@ __global__ void conv_input_grad_kernel(const T* weight, const float* g, Dims s, 
   }
 }
 
-// dw/db pass 1. partial [chunks, K + 1, D]: slots 0..K−1 the taps, slot K the bias.
+// dw/db pass 1: column_reduce.cuh's column sums, the columns (tap or bias, channel), written
+// out here so that one thread takes all K + 1 columns of its channel: it loads g once per
+// row and keeps the K + 1 sums in registers (a thread per column would load g K + 1 times).
+// partial [chunks, K + 1, D]: slots 0..K−1 the taps, slot K the bias.
 template <class T>
 __global__ void conv_param_partials(const T* x, const T* initial, const float* g, Dims s,
                                     int64_t rows_per_chunk, float* partial) {
   TV3S_SHARED(float, lane_sum, [kMaxTaps + 1][kRowLanes][kChannelTile]);  // slot kMaxTaps: bias
   const int64_t d = int64_t(blockIdx.x) * kChannelTile + threadIdx.x;
-  const int64_t rows = s.B * s.L;
-  const int64_t begin = int64_t(blockIdx.y) * rows_per_chunk;
-  const int64_t end = std::min(rows, begin + rows_per_chunk);
+  const ChunkRows chunk = chunk_rows(s.B * s.L, rows_per_chunk);
   float sum_w[kMaxTaps] = {};
   float sum_b = 0.f;
-  if (d < s.D && begin + threadIdx.y < end) {
+  if (d < s.D && chunk.begin + threadIdx.y < chunk.end) {
     // (b, t) of the row, advanced with the row (one division per thread, not per row).
-    int64_t b = (begin + threadIdx.y) / s.L, t = (begin + threadIdx.y) % s.L;
-    for (int64_t row = begin + threadIdx.y; row < end; row += kRowLanes) {
+    int64_t b = (chunk.begin + threadIdx.y) / s.L, t = (chunk.begin + threadIdx.y) % s.L;
+    for (int64_t row = chunk.begin + threadIdx.y; row < chunk.end; row += kRowLanes) {
       const float gv = g[row * s.D + d];
       sum_b += gv;
 #pragma unroll
@@ -187,9 +188,8 @@ __global__ void conv_param_partials(const T* x, const T* initial, const float* g
   // Warp y finishes slots y, y + 8, ... (K + 1 ≤ 9 slots).
   for (int k = threadIdx.y; k <= s.K; k += kRowLanes) {
     const int slot = k < s.K ? k : kMaxTaps;
-    float total = 0.f;
-    for (int lane = 0; lane < kRowLanes; ++lane) total += lane_sum[slot][lane][threadIdx.x];
-    partial[(int64_t(blockIdx.y) * (s.K + 1) + k) * s.D + d] = total;
+    partial[(int64_t(blockIdx.y) * (s.K + 1) + k) * s.D + d] =
+        add_row_lanes(lane_sum[slot], threadIdx.x);
   }
 }
 
@@ -197,11 +197,11 @@ __global__ void conv_param_partials(const T* x, const T* initial, const float* g
 template <class T>
 __global__ void conv_param_finish(const float* partial, int64_t chunks, int K, int64_t D,
                                   T* dweight, T* dbias) {
-  TV3S_GRID_STRIDE(i, int64_t(K + 1) * D) {
+  const int64_t columns = int64_t(K + 1) * D;
+  TV3S_GRID_STRIDE(i, columns) {
     const int k = int(i / D);
     const int64_t d = i - int64_t(k) * D;
-    float total = 0.f;
-    for (int64_t c = 0; c < chunks; ++c) total += partial[(c * (K + 1) + k) * D + d];
+    const float total = sum_chunks(partial, chunks, columns, i);
     if (k < K) {
       if (dweight) dweight[d * K + k] = from_f32<T>(total);
     } else if (dbias) {
@@ -292,19 +292,18 @@ void causal_conv1d_backward(const Tensor& x, const Tensor& weight, const Tensor&
       check_launch("causal_conv1d backward (input grad)");
     }
     if (dweight.defined() || dbias.defined()) {
-      // Chunks of ≥ 256 rows (32 per lane), at most 256 of them; with no rows, one chunk of
-      // zeros, so dweight and dbias come out 0.
-      const int64_t chunks = std::clamp<int64_t>((rows + 255) / 256, 1, 256);
-      const int64_t rows_per_chunk = std::max<int64_t>(1, (rows + chunks - 1) / chunks);
-      Tensor partial = Tensor::empty(Shape{chunks, s.K + 1, s.D}, DType::f32, Device::CUDA);
-      const dim3 grid(channel_tiles("causal_conv1d backward", s.D), unsigned(chunks));
+      // Chunks of ≥ 32 rows per lane (256); with no rows, one chunk of zeros, so dweight
+      // and dbias come out 0.
+      const ColumnChunks chunks = column_chunks(rows, 32);
+      Tensor partial = Tensor::empty(Shape{chunks.count, s.K + 1, s.D}, DType::f32, Device::CUDA);
+      const dim3 grid(channel_tiles("causal_conv1d backward", s.D), unsigned(chunks.count));
       launch<conv_param_partials<T>>(grid, kBlock, 0, stream(), ptr<T>(x),
                                      ptr_or_null<T>(initial_state), ptr<float>(g), s,
-                                     rows_per_chunk, ptr<float>(partial));
+                                     chunks.rows_per_chunk, ptr<float>(partial));
       check_launch("causal_conv1d backward (partials)");
       launch<conv_param_finish<T>>(blocks_for(int64_t(s.K + 1) * s.D), kThreads, 0, stream(),
-                                   ptr<float>(partial), chunks, s.K, s.D, ptr_or_null<T>(dweight),
-                                   ptr_or_null<T>(dbias));
+                                   ptr<float>(partial), chunks.count, s.K, s.D,
+                                   ptr_or_null<T>(dweight), ptr_or_null<T>(dbias));
       check_launch("causal_conv1d backward (finish)");
     }
   });

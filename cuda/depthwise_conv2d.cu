@@ -7,16 +7,13 @@
 //    computes one output element per pixel it visits in a grid-stride loop (the grid
 //    gives each thread about 4 pixels, so one tile load serves 32 pixels), reading x
 //    coalesced.
-//  - dweight, dbias (sums over the N·Ho·Wo pixels, per channel and tap): deterministic
-//    two-pass reduction, no atomics, as in layernorm. Pass 1: grid (channel tiles, pixel
-//    chunks, taps + 1), the last z slice being the bias; each thread sums its channel and
-//    tap over every 8th pixel of the chunk, in order, then the 8 lanes are added in order
-//    in shared memory: one partial per (chunk, tap, channel). Pass 2: one thread per
-//    (tap, channel) adds the chunk partials in order. The chunking depends only on the
-//    shape, so the result is the same bits on every run.
+//  - dweight, dbias (sums over the N·Ho·Wo pixels, per tap and channel): the deterministic
+//    two-pass column sum of column_reduce.cuh, a column per (tap, channel) and one more
+//    tap for the bias.
 // Storage f32/f16/bf16; arithmetic in f32.
 #include <algorithm>
 
+#include "cuda/column_reduce.cuh"
 #include "cuda/common.cuh"
 #include "cuda/depthwise_conv2d.h"
 
@@ -64,52 +61,41 @@ __global__ void depthwise_forward_kernel(const T* x, const T* weight, const T* b
   }
 }
 
-// Pass 1. Slice z of the grid is tap first_tap + z; tap == taps is the bias (Σ dy).
+// dweight, dbias: per column (tap, c), a sum over the output pixels p (column_reduce.cuh).
+// The columns are the computed taps first_tap.. (tap-major, C channels each); tap == taps
+// is the bias, Σ dy.
 template <class T>
-__global__ void depthwise_param_partials(const T* x, const T* dy, DepthwiseGeometry g,
-                                         int first_tap, int64_t pixels_per_chunk, float* partial) {
-  TV3S_SHARED(float, lane_sum, [kPixelLanes][kChannelTile]);
-  const int taps = int(g.taps());
-  const int tap = first_tap + int(blockIdx.z);
-  const int64_t ky = tap / g.kw, kx = tap % g.kw;  // unused for the bias slice
-  const int64_t c = int64_t(blockIdx.x) * kChannelTile + threadIdx.x;
-  const int64_t pixels = g.N * g.Ho * g.Wo;
-  const int64_t begin = int64_t(blockIdx.y) * pixels_per_chunk;
-  const int64_t end = std::min(pixels, begin + pixels_per_chunk);
-  float sum = 0.f;
-  if (c < g.C) {
-    for (int64_t p = begin + threadIdx.y; p < end; p += kPixelLanes) {
-      const float d = to_f32(dy[p * g.C + c]);
-      if (tap == taps) {
-        sum += d;
-        continue;
-      }
-      const int64_t ox = p % g.Wo, out_row = p / g.Wo;
-      const int64_t oy = out_row % g.Ho, n = out_row / g.Ho;
-      const int64_t iy = oy - g.pad_h + ky, ix = ox - g.pad_w + kx;
-      if (iy >= 0 && iy < g.H && ix >= 0 && ix < g.W)
-        sum += d * to_f32(x[((n * g.H + iy) * g.W + ix) * g.C + c]);
+struct ParamGradTerm {
+  using Sum = float;
+  const T *x, *dy;
+  DepthwiseGeometry g;
+  int first_tap;
+  __device__ void operator()(int64_t p, int64_t column, float& sum) const {
+    // The column's (tap, c, ky, kx) first and unconditionally: the same for every row, so
+    // the compiler computes them once per thread, out of the row loop.
+    const int tap = first_tap + int(column / g.C);
+    const int64_t c = column % g.C, ky = tap / g.kw, kx = tap % g.kw;  // ky, kx: not the bias
+    const float d = to_f32(dy[p * g.C + c]);
+    if (tap == g.taps()) {
+      sum += d;
+      return;
     }
+    const int64_t ox = p % g.Wo, out_row = p / g.Wo;
+    const int64_t oy = out_row % g.Ho, n = out_row / g.Ho;
+    const int64_t iy = oy - g.pad_h + ky, ix = ox - g.pad_w + kx;
+    if (iy >= 0 && iy < g.H && ix >= 0 && ix < g.W)
+      sum += d * to_f32(x[((n * g.H + iy) * g.W + ix) * g.C + c]);
   }
-  lane_sum[threadIdx.y][threadIdx.x] = sum;
-  __syncthreads();
-  if (threadIdx.y == 0 && c < g.C) {
-    float total = 0.f;
-    for (int lane = 0; lane < kPixelLanes; ++lane) total += lane_sum[lane][threadIdx.x];
-    partial[(int64_t(blockIdx.y) * (taps + 1) + tap) * g.C + c] = total;
-  }
-}
+};
 
-// Pass 2: one thread per (tap, channel) of the computed taps adds the chunk partials in order.
 template <class T>
-__global__ void depthwise_param_finish(const float* partial, int64_t chunks, int taps,
-                                       int first_tap, int tap_count, int64_t C, T* dweight,
+__global__ void depthwise_param_finish(const float* partials, int64_t chunks, int taps,
+                                       int first_tap, int64_t columns, int64_t C, T* dweight,
                                        T* dbias) {
-  TV3S_GRID_STRIDE(i, int64_t(tap_count) * C) {
-    const int tap = first_tap + int(i / C);
-    const int64_t c = i % C;
-    float total = 0.f;
-    for (int64_t k = 0; k < chunks; ++k) total += partial[(k * (taps + 1) + tap) * C + c];
+  TV3S_GRID_STRIDE(column, columns) {
+    const int tap = first_tap + int(column / C);
+    const int64_t c = column % C;
+    const float total = sum_chunks(partials, chunks, columns, column);
     if (tap < taps) dweight[c * taps + tap] = from_f32<T>(total);
     else dbias[c] = from_f32<T>(total);
   }
@@ -147,28 +133,20 @@ void depthwise_conv2d_forward(const Tensor& x, const Tensor& weight, const Tenso
 void depthwise_conv2d_param_grads(const Tensor& x, const Tensor& dy, const DepthwiseGeometry& g,
                                   Tensor& dweight, Tensor& dbias) {
   const int taps = int(g.taps());
-  // z slices: the taps when dweight is wanted, then the bias slice when dbias is.
+  // The columns: the taps when dweight is wanted, then the bias when dbias is.
   const int first_tap = dweight.defined() ? 0 : taps;
   const int tap_count = (dbias.defined() ? taps + 1 : taps) - first_tap;
   if (tap_count <= 0 || g.C == 0) return;
-  TV3S_CHECK(tap_count <= 65535, "depthwise_conv2d backward: kh·kw must be < 65535 on CUDA, got ",
-             taps);
-  const int64_t pixels = g.N * g.Ho * g.Wo;
-  // Chunks of ≥ 256 pixels (32 per lane), at most 256 of them.
-  const int64_t chunks = std::clamp<int64_t>((pixels + 255) / 256, 1, 256);
-  const int64_t pixels_per_chunk = std::max<int64_t>(1, (pixels + chunks - 1) / chunks);
-  Tensor partial = Tensor::empty(Shape{chunks, taps + 1, g.C}, DType::f32, Device::CUDA);
-  const dim3 grid(channel_tiles("depthwise_conv2d backward", g.C), unsigned(chunks),
-                  unsigned(tap_count));
-  const dim3 block(kChannelTile, kPixelLanes);
+  const int64_t pixels = g.N * g.Ho * g.Wo, columns = int64_t(tap_count) * g.C;
   dispatch_float("depthwise_conv2d backward", dy, [&](auto tag) {
     using T = decltype(tag);
-    launch<depthwise_param_partials<T>>(grid, block, 0, stream(), ptr_or_null<T>(x), ptr<T>(dy), g,
-                                        first_tap, pixels_per_chunk, ptr<float>(partial));
+    // Chunks of ≥ 32 pixels per lane (256).
+    const ColumnPartials partials = column_partials(
+        ParamGradTerm<T>{ptr_or_null<T>(x), ptr<T>(dy), g, first_tap}, pixels, columns, 32);
     check_launch("depthwise_conv2d backward (partials)");
-    launch<depthwise_param_finish<T>>(blocks_for(int64_t(tap_count) * g.C), kThreads, 0, stream(),
-                                      ptr<float>(partial), chunks, taps, first_tap, tap_count, g.C,
-                                      ptr_or_null<T>(dweight), ptr_or_null<T>(dbias));
+    launch<depthwise_param_finish<T>>(blocks_for(columns), kThreads, 0, stream(),
+                                      ptr<float>(partials.data), partials.chunks, taps, first_tap,
+                                      columns, g.C, ptr_or_null<T>(dweight), ptr_or_null<T>(dbias));
     check_launch("depthwise_conv2d backward (finish)");
   });
 }

@@ -3,15 +3,12 @@
 // the TV3S head), so:
 //  - forward and dx: one warp per row, 8 rows per block. Lanes stride over the row; the
 //    row sums are warp shuffles. The row is read again for each pass (from cache).
-//  - dγ, dβ (sums over all rows, per column): deterministic two-pass reduction, no
-//    atomics. Pass 1: a block of 32 columns × 8 row lanes sums one chunk of rows; each
-//    thread walks its rows in order, then the 8 lanes are added in order in shared
-//    memory, giving one partial per (chunk, column). Pass 2: one thread per column adds
-//    the chunk partials in order. The chunking depends only on the shape, so the result
-//    is the same bits on every run.
+//  - dγ, dβ (sums over all rows, per column): the deterministic two-pass column sum of
+//    column_reduce.cuh.
 // Storage f32/f16/bf16; arithmetic and the saved mean/rstd in f32.
 #include <algorithm>
 
+#include "cuda/column_reduce.cuh"
 #include "cuda/common.cuh"
 #include "cuda/layernorm.h"
 #include "cuda/row_reduce.cuh"
@@ -86,60 +83,28 @@ __global__ void layer_norm_dx_kernel(const T* x, const T* weight, const float* m
   }
 }
 
-// dγ/dβ pass 1. Block (32 columns, 8 row lanes); grid (column tiles, row chunks).
-constexpr int kColumnsPerBlock = 32;
-constexpr int kRowLanes = 8;
+// dγ/dβ: per column, (Σ dy·x̂, Σ dy) over all rows (column_reduce.cuh).
+template <class T>
+struct ParamGradTerms {
+  using Sum = float2;  // (Σ dy·x̂, Σ dy)
+  const T *x, *dy;
+  const float *mean, *rstd;
+  int64_t C;
+  __device__ void operator()(int64_t r, int64_t c, float2& sum) const {
+    const float d = to_f32(dy[r * C + c]);
+    sum.x += d * (to_f32(x[r * C + c]) - mean[r]) * rstd[r];
+    sum.y += d;
+  }
+};
 
 template <class T>
-__global__ void layer_norm_param_partials(const T* x, const float* mean, const float* rstd,
-                                          const T* dy, int64_t rows, int64_t C,
-                                          int64_t rows_per_chunk, float* partial_dweight,
-                                          float* partial_dbias) {
-  TV3S_SHARED(float, lane_dweight, [kRowLanes][kColumnsPerBlock]);
-  TV3S_SHARED(float, lane_dbias, [kRowLanes][kColumnsPerBlock]);
-  const int64_t c = int64_t(blockIdx.x) * kColumnsPerBlock + threadIdx.x;
-  const int64_t begin = int64_t(blockIdx.y) * rows_per_chunk;
-  const int64_t end = std::min(rows, begin + rows_per_chunk);
-  float sum_dy_xhat = 0.f, sum_dy = 0.f;
-  if (c < C) {
-    for (int64_t r = begin + threadIdx.y; r < end; r += kRowLanes) {
-      const float d = to_f32(dy[r * C + c]);
-      sum_dy_xhat += d * (to_f32(x[r * C + c]) - mean[r]) * rstd[r];
-      sum_dy += d;
-    }
-  }
-  lane_dweight[threadIdx.y][threadIdx.x] = sum_dy_xhat;
-  lane_dbias[threadIdx.y][threadIdx.x] = sum_dy;
-  __syncthreads();
-  if (threadIdx.y == 0 && c < C) {
-    float total_dweight = 0.f, total_dbias = 0.f;
-    for (int lane = 0; lane < kRowLanes; ++lane) {
-      total_dweight += lane_dweight[lane][threadIdx.x];
-      total_dbias += lane_dbias[lane][threadIdx.x];
-    }
-    partial_dweight[blockIdx.y * C + c] = total_dweight;
-    partial_dbias[blockIdx.y * C + c] = total_dbias;
-  }
-}
-
-// dγ/dβ pass 2: one thread per column adds the chunk partials in order.
-template <class T>
-__global__ void layer_norm_param_finish(const float* partial_dweight, const float* partial_dbias,
-                                        int64_t chunks, int64_t C, T* dweight, T* dbias) {
+__global__ void layer_norm_param_finish(const float2* partials, int64_t chunks, int64_t C,
+                                        T* dweight, T* dbias) {
   TV3S_GRID_STRIDE(c, C) {
-    float total_dweight = 0.f, total_dbias = 0.f;
-    for (int64_t k = 0; k < chunks; ++k) {
-      total_dweight += partial_dweight[k * C + c];
-      total_dbias += partial_dbias[k * C + c];
-    }
-    if (dweight) dweight[c] = from_f32<T>(total_dweight);
-    if (dbias) dbias[c] = from_f32<T>(total_dbias);
+    const float2 total = sum_chunks(partials, chunks, C, c);
+    if (dweight) dweight[c] = from_f32<T>(total.x);
+    if (dbias) dbias[c] = from_f32<T>(total.y);
   }
-}
-
-// Rows per chunk of pass 1: chunks of ≥ 64 rows, at most 256 chunks (grid.y ≤ 65535).
-int64_t chunks_for_rows(int64_t rows) {
-  return std::clamp<int64_t>((rows + 63) / 64, 1, 256);
 }
 
 }  // namespace
@@ -170,18 +135,11 @@ void layer_norm_backward(const Tensor& x, const Tensor& weight, const Tensor& me
                                       ptr<float>(rstd), ptr<T>(dy), rows, C, ptr<T>(dx));
     }
     if (dweight.defined() || dbias.defined()) {
-      const int64_t chunks = chunks_for_rows(rows);
-      const int64_t rows_per_chunk = std::max<int64_t>(1, (rows + chunks - 1) / chunks);
-      Tensor partial_dweight = Tensor::empty(Shape{chunks, C}, DType::f32, Device::CUDA);
-      Tensor partial_dbias = Tensor::empty(Shape{chunks, C}, DType::f32, Device::CUDA);
-      const dim3 grid(unsigned((C + kColumnsPerBlock - 1) / kColumnsPerBlock), unsigned(chunks));
-      const dim3 block(kColumnsPerBlock, kRowLanes);
-      launch<layer_norm_param_partials<T>>(grid, block, 0, stream(), ptr<T>(x), ptr<float>(mean),
-                                           ptr<float>(rstd), ptr<T>(dy), rows, C, rows_per_chunk,
-                                           ptr<float>(partial_dweight), ptr<float>(partial_dbias));
+      const ColumnPartials partials = column_partials(
+          ParamGradTerms<T>{ptr<T>(x), ptr<T>(dy), ptr<float>(mean), ptr<float>(rstd), C}, rows, C);
       launch<layer_norm_param_finish<T>>(blocks_for(C), kThreads, 0, stream(),
-                                         ptr<float>(partial_dweight), ptr<float>(partial_dbias),
-                                         chunks, C, ptr_or_null<T>(dweight), ptr_or_null<T>(dbias));
+                                         ptr<float2>(partials.data), partials.chunks, C,
+                                         ptr_or_null<T>(dweight), ptr_or_null<T>(dbias));
     }
   });
   check_launch("layer_norm backward");

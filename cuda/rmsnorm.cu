@@ -5,14 +5,12 @@
 //    (coalesced); the row sums are warp shuffles. The forward makes two passes over the
 //    row: (1) v = x [+ residual] in f32, residual_out = v stored, Σ v²; (2) v again (the
 //    inputs re-read from cache), y = v · rstd · w. The whole add + norm is one kernel.
-//  - dw (a sum over all rows, per column): deterministic two-pass reduction, no atomics.
-//    Pass 1: a block of 32 columns × 8 row lanes sums one chunk of rows; each thread walks
-//    its rows in order, then the 8 lanes are added in order in shared memory: one partial
-//    per (chunk, column). Pass 2: one thread per column adds the chunk partials in order.
-//    The chunking depends only on the shape, so the result is the same bits on every run.
+//  - dw (a sum over all rows, per column): the deterministic two-pass column sum of
+//    column_reduce.cuh.
 // Storage: x, y, w, dy, dx in f32/f16/bf16; the residual stream, rstd and all arithmetic f32.
 #include <algorithm>
 
+#include "cuda/column_reduce.cuh"
 #include "cuda/common.cuh"
 #include "cuda/rmsnorm.h"
 #include "cuda/row_reduce.cuh"
@@ -80,41 +78,23 @@ __global__ void rms_norm_dv_kernel(const V* v, const T* weight, const float* rst
   }
 }
 
-// dw pass 1. Block (32 columns, 8 row lanes); grid (column tiles, row chunks).
-constexpr int kColumnsPerBlock = 32;
-constexpr int kRowLanes = 8;
-
+// dw: per column, Σ dy·x̂ over all rows (column_reduce.cuh). V: v's storage, T or f32.
 template <class T, class V>
-__global__ void rms_norm_dweight_partials(const V* v, const float* rstd, const T* dy,
-                                          int64_t rows, int64_t C, int64_t rows_per_chunk,
-                                          float* partial) {
-  TV3S_SHARED(float, lane_sum, [kRowLanes][kColumnsPerBlock]);
-  const int64_t c = int64_t(blockIdx.x) * kColumnsPerBlock + threadIdx.x;
-  const int64_t begin = int64_t(blockIdx.y) * rows_per_chunk;
-  const int64_t end = std::min(rows, begin + rows_per_chunk);
-  float sum = 0.f;
-  if (c < C) {
-    for (int64_t r = begin + threadIdx.y; r < end; r += kRowLanes)
-      sum += to_f32(dy[r * C + c]) * to_f32(v[r * C + c]) * rstd[r];
+struct DweightTerm {
+  using Sum = float;
+  const V* v;
+  const float* rstd;
+  const T* dy;
+  int64_t C;
+  __device__ void operator()(int64_t r, int64_t c, float& sum) const {
+    sum += to_f32(dy[r * C + c]) * to_f32(v[r * C + c]) * rstd[r];
   }
-  lane_sum[threadIdx.y][threadIdx.x] = sum;
-  __syncthreads();
-  if (threadIdx.y == 0 && c < C) {
-    float total = 0.f;
-    for (int lane = 0; lane < kRowLanes; ++lane) total += lane_sum[lane][threadIdx.x];
-    partial[int64_t(blockIdx.y) * C + c] = total;
-  }
-}
+};
 
-// dw pass 2: one thread per column adds the chunk partials in order.
 template <class T>
-__global__ void rms_norm_dweight_finish(const float* partial, int64_t chunks, int64_t C,
+__global__ void rms_norm_dweight_finish(const float* partials, int64_t chunks, int64_t C,
                                         T* dweight) {
-  TV3S_GRID_STRIDE(c, C) {
-    float total = 0.f;
-    for (int64_t k = 0; k < chunks; ++k) total += partial[k * C + c];
-    dweight[c] = from_f32<T>(total);
-  }
+  TV3S_GRID_STRIDE(c, C) dweight[c] = from_f32<T>(sum_chunks(partials, chunks, C, c));
 }
 
 template <class T, class V>
@@ -129,18 +109,12 @@ void launch_backward(const Tensor& v, const Tensor& weight, const Tensor& rstd, 
     check_launch("rms_norm backward (dv)");
   }
   if (dweight.defined()) {
-    // Chunks of ≥ 64 rows, at most 256 of them (grid.y); no rows: one chunk of zeros.
-    const int64_t chunks = std::clamp<int64_t>((rows + 63) / 64, 1, 256);
-    const int64_t rows_per_chunk = std::max<int64_t>(1, (rows + chunks - 1) / chunks);
-    Tensor partial = Tensor::empty(Shape{chunks, C}, DType::f32, Device::CUDA);
-    const dim3 grid(unsigned((C + kColumnsPerBlock - 1) / kColumnsPerBlock), unsigned(chunks));
-    const dim3 block(kColumnsPerBlock, kRowLanes);
-    launch<rms_norm_dweight_partials<T, V>>(grid, block, 0, stream(), ptr<V>(v), ptr<float>(rstd),
-                                            ptr<T>(dy), rows, C, rows_per_chunk,
-                                            ptr<float>(partial));
+    const ColumnPartials partials =
+        column_partials(DweightTerm<T, V>{ptr<V>(v), ptr<float>(rstd), ptr<T>(dy), C}, rows, C);
     check_launch("rms_norm backward (dweight partials)");
-    launch<rms_norm_dweight_finish<T>>(blocks_for(C), kThreads, 0, stream(), ptr<float>(partial),
-                                       chunks, C, ptr<T>(dweight));
+    launch<rms_norm_dweight_finish<T>>(blocks_for(C), kThreads, 0, stream(),
+                                       ptr<float>(partials.data), partials.chunks, C,
+                                       ptr<T>(dweight));
     check_launch("rms_norm backward (dweight)");
   }
 }

@@ -39,8 +39,10 @@
 // fast-math intrinsics: __expf's error grows with |x|, and Δ·A reaches −100s).
 #include <algorithm>
 
+#include "cuda/column_reduce.cuh"
 #include "cuda/common.cuh"
 #include "cuda/row_reduce.cuh"
+#include "cuda/scalar_math.cuh"
 #include "cuda/selective_scan.h"
 
 namespace tv3s::cuda {
@@ -71,15 +73,6 @@ ScanArgs<T> scan_args(const ScanInputs& in) {
           ptr_or_null<T>(in.initial_state),
           in.batch(),             in.length(),               in.channels(),
           in.states(),            in.delta_softplus};
-}
-
-__device__ __forceinline__ float sigmoid(float v) { return 1.f / (1.f + expf(-v)); }
-__device__ __forceinline__ float softplus(float v) { return v > 20.f ? v : log1pf(expf(v)); }
-__device__ __forceinline__ float softplus_grad(float v) { return v > 20.f ? 1.f : sigmoid(v); }
-__device__ __forceinline__ float silu(float v) { return v * sigmoid(v); }
-__device__ __forceinline__ float silu_grad(float v) {
-  const float s = sigmoid(v);
-  return s * (1.f + v * (1.f - s));
 }
 
 // Σ over the `lanes` lanes of this lane's group (aligned groups of a power of two ≤ 32).
@@ -421,15 +414,13 @@ __global__ void __launch_bounds__(kBackwardThreads)
   }
 }
 
-// out[o, i] = Σ_{k < count} part[o, k, i], in order of k.
+// out[o, i] = Σ_{k < count} part[o, k, i], in order of k (column_reduce.cuh's finish).
 template <class T>
 __global__ void sum_partials_kernel(const float* part, int64_t outer, int64_t count,
                                     int64_t inner, T* out) {
   TV3S_GRID_STRIDE(i, outer * inner) {
     const int64_t o = i / inner, j = i % inner;
-    float total = 0.f;
-    for (int64_t k = 0; k < count; ++k) total += part[(o * count + k) * inner + j];
-    out[i] = from_f32<T>(total);
+    out[i] = from_f32<T>(sum_chunks(part + o * count * inner, count, inner, j));
   }
 }
 

@@ -6,6 +6,7 @@
 // bandwidth; the last n mod 8 elements are done one by one. Tensors that are views at
 // an offset may not be 16-byte aligned: they take the same kernel with one-element packs.
 #include "cuda/common.cuh"
+#include "cuda/scalar_math.cuh"
 #include "cuda/unary.h"
 
 namespace tv3s::cuda {
@@ -14,9 +15,6 @@ namespace {
 // --- the math: forward f(x) and backward d · f'(s); s is x or y as in unary.cpp ----------
 constexpr float kInvSqrt2 = 0.70710678118654752440f;    // 1/√2
 constexpr float kInvSqrt2Pi = 0.39894228040143267794f;  // 1/√(2π)
-constexpr float kSoftplusThreshold = 20.f;               // PyTorch's
-
-__device__ __forceinline__ float sigmoid_of(float x) { return 1.f / (1.f + expf(-x)); }
 
 struct Neg {  // s unused
   static __device__ float forward(float x) { return -x; }
@@ -58,22 +56,22 @@ struct Gelu {  // s = x
     return d * (cdf + x * pdf);
   }
 };
+// Silu keeps unary.cpp's x / (1 + e⁻ˣ) and (d · σ) · (…): the same values as silu(x) and
+// d · silu_grad(x) (scalar_math.cuh), rounded in this op's order, so its bits stay the same.
 struct Silu {  // s = x
   static __device__ float forward(float x) { return x / (1.f + expf(-x)); }
   static __device__ float backward(float x, float d) {
-    const float sig = sigmoid_of(x);
+    const float sig = sigmoid(x);
     return d * sig * (1.f + x * (1.f - sig));
   }
 };
 struct Sigmoid {  // s = y
-  static __device__ float forward(float x) { return sigmoid_of(x); }
+  static __device__ float forward(float x) { return sigmoid(x); }
   static __device__ float backward(float y, float d) { return d * y * (1.f - y); }
 };
 struct Softplus {  // s = x
-  static __device__ float forward(float x) { return x > kSoftplusThreshold ? x : log1pf(expf(x)); }
-  static __device__ float backward(float x, float d) {
-    return x > kSoftplusThreshold ? d : d * sigmoid_of(x);
-  }
+  static __device__ float forward(float x) { return softplus(x); }
+  static __device__ float backward(float x, float d) { return d * softplus_grad(x); }
 };
 
 // Calls f(Op{}) with the functor of `op`.
