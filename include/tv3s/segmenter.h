@@ -40,7 +40,7 @@ class Segformer;  // src/models/segformer.h
 class Weights;    // src/nn/weights.h
 struct ModelConfig;
 struct ModelFile;
-struct SegformerOutput;
+struct Tv3sOutput;
 
 enum class SegmentMode { frame, stream, clip };
 // "frame" | "stream" | "clip"; throws an Error for anything else.
@@ -121,7 +121,7 @@ class Segmenter {
 
  private:
   struct State;  // the carried state of stream and clip mode
-  Tensor push_clip(const SegformerOutput& frame);
+  Tensor push_clip(const Tv3sOutput& frame);
 
   SegmentMode mode_;
   TestResize resize_ = TestResize::none;

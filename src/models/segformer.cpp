@@ -17,11 +17,13 @@ Segformer::Segformer(const ModelConfig& config, Weights weights)
       backbone_(mit_config(config.backbone), weights_, "backbone."),
       head_(weights_) {}
 
-SegformerOutput Segformer::forward(const Tensor& image) const {
+// model-spec §2–§3: MiT → the all-MLP fuse → linear_pred, every frame on its own.
+SegformerOutput Segformer::forward(const Tensor& image, const ForwardOptions& options) const {
+  const nn::TrainNoise* noise = options.stochastic();
   SegformerOutput out;
-  out.features = backbone_(image);
-  out.fused = head_.fuse(out.features);
-  out.logits = head_.predict(out.fused);
+  out.features = backbone_(image, noise);
+  out.fused = head_.fuse(out.features, options.training);
+  out.logits = head_.predict(out.fused, noise);
   return out;
 }
 

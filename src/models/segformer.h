@@ -1,9 +1,11 @@
 // The per-frame SegFormer model: MiT backbone + all-MLP head (the TV3S checkpoint's
-// SegFormer path alone, or an mmseg/HF SegFormer). One frame in, logits out.
+// SegFormer path alone, or an mmseg/HF SegFormer). One frame in, logits out; one forward
+// for inference and training (forward_options.h).
 #pragma once
 #include <array>
 #include <string>
 
+#include "src/models/forward_options.h"
 #include "src/models/mit.h"
 #include "src/models/segformer_head.h"
 #include "src/nn/weights.h"
@@ -23,8 +25,9 @@ class Segformer {
   static Segformer load(const std::string& path, Device device = Device::CPU);
   Segformer(const ModelConfig& config, Weights weights);
 
-  // image [N, H, W, 3], normalised RGB (pipeline/preprocess.h).
-  SegformerOutput forward(const Tensor& image) const;
+  // image [N, H, W, 3], normalised RGB (pipeline/preprocess.h). options: inference by
+  // default; training switches BatchNorm and the stochastic layers on.
+  SegformerOutput forward(const Tensor& image, const ForwardOptions& options = {}) const;
   // Logits at the input resolution [N, H, W, K]: the 1/4-resolution logits resized
   // bilinearly to the input size, what the official EncoderDecoder returns before argmax.
   Tensor logits(const Tensor& image) const;

@@ -38,4 +38,10 @@ Tensor SegformerHead::fuse(const std::array<Tensor, 4>& c, bool training) const 
   return relu(bn_(sum, training));
 }
 
+Tensor SegformerHead::predict(const Tensor& fused, const nn::TrainNoise* noise) const {
+  if (noise && noise->rng && noise->dropout > 0)
+    return linear_pred_(nn::dropout2d(fused, noise->dropout, *noise->rng));
+  return linear_pred_(fused);
+}
+
 }  // namespace tv3s

@@ -111,8 +111,8 @@ Tensor Tv3sDecoder::to_grid(const Tensor& fused) const {
   return resize_bilinear(fused, h2, w2);
 }
 
-Tensor Tv3sDecoder::forward_grid(const Tensor& x0, int64_t T, Tv3sState* state, int64_t out_h,
-                                 int64_t out_w, const nn::TrainNoise* noise) const {
+Tensor Tv3sDecoder::forward(const Tensor& x0, int64_t T, Tv3sState* state, int64_t out_h,
+                            int64_t out_w, const nn::TrainNoise* noise) const {
   TV3S_CHECK(x0.ndim() == 4 && T >= 1 && x0.size(0) % T == 0 && x0.size(1) % window_ == 0 &&
                  x0.size(2) % window_ == 0,
              "TV3S decoder: grid features must be [clips·T, h2, w2, E] with T = ", T,

@@ -8,10 +8,11 @@
 //   y  = RMSNorm_f(r + h)                                on the last frame only
 //   logits = bilinear(linear_pred2(y) → (h, w))          [B, h, w, K]
 //
-// One class serves both inference modes. A clip runs its T frames as one sequence per
-// cell from zero state. Streaming runs one frame (T = 1) and passes a Tv3sState, which
-// holds for every layer and partition group the conv and SSM state of each sequence —
-// memory that depends on the grid only, not on the video's length (model-spec §8.2).
+// One class serves training and both inference modes. A clip runs its T frames as one
+// sequence per cell from zero state. Streaming runs one frame (T = 1) and passes a
+// Tv3sState, which holds for every layer and partition group the conv and SSM state of
+// each sequence — memory that depends on the grid only, not on the video's length
+// (model-spec §8.2).
 #pragma once
 #include <map>
 #include <memory>
@@ -46,23 +47,17 @@ class Tv3sDecoder {
   // The TV3S grid for a c1-size map (h, w).
   std::pair<int64_t, int64_t> grid(int64_t h, int64_t w) const;
 
-  // fused [B·T, h, w, E]: the frames of clip b at rows b·T … b·T + T − 1, oldest first.
-  // Returns the logits of each clip's last frame at the c1 size, [B, h, w, K].
-  // state null: each clip from zero state. Otherwise T must be 1 and the frame continues
-  // each video's state, which is updated in place (an empty state is started at zero).
-  // noise (training only, clips only): the Mamba DropPath masks per sequence and the
-  // Dropout2d before linear_pred2 (model-spec §5.4, §5.6); null = inference.
-  Tensor forward(const Tensor& fused, int64_t T, Tv3sState* state = nullptr,
-                 const nn::TrainNoise* noise = nullptr) const {
-    return forward_grid(to_grid(fused), T, state, fused.size(1), fused.size(2), noise);
-  }
-
-  // The two halves of forward, for callers that keep frames between calls (clip mode
-  // holds the last 10 frames): the per-frame resize of fused [N, h, w, E] to the grid,
-  // and the rest, returning logits [B, out_h, out_w, K].
+  // The per-frame resize of fused [N, h, w, E] to the TV3S grid [N, h2, w2, E] (x₀).
   Tensor to_grid(const Tensor& fused) const;
-  Tensor forward_grid(const Tensor& x0, int64_t T, Tv3sState* state, int64_t out_h,
-                      int64_t out_w, const nn::TrainNoise* noise = nullptr) const;
+
+  // grid [B·T, h2, w2, E]: the frames of clip b at rows b·T … b·T + T − 1, oldest first.
+  // Returns the logits of each clip's last frame resized to (out_h, out_w), the c1 size:
+  // [B, out_h, out_w, K]. state null: each clip from zero state. Otherwise T must be 1 and
+  // the frame continues each video's state, which is updated in place (an empty state is
+  // started at zero). noise (training only, clips only): the Mamba DropPath masks per
+  // sequence and the Dropout2d before linear_pred2 (model-spec §5.4, §5.6); null = inference.
+  Tensor forward(const Tensor& grid, int64_t T, Tv3sState* state, int64_t out_h, int64_t out_w,
+                 const nn::TrainNoise* noise = nullptr) const;
 
   int64_t num_layers() const { return int64_t(mixers_.size()); }
 

@@ -138,12 +138,11 @@ Tensor Segmenter::push(const Tensor& frames, bool resize_to_input) {
   const Tensor image = frames.device() == device ? frames : frames.to(device);
   const int64_t H = image.size(1), W = image.size(2);
 
-  SegformerOutput frame = segformer_->forward(image);
   Tensor logits;  // [V, h, w, K] at the c1 size
   switch (mode_) {
-    case SegmentMode::frame: logits = frame.logits; break;
-    case SegmentMode::stream: logits = tv3s_->decode(frame.fused, 1, &state_->stream); break;
-    case SegmentMode::clip: logits = push_clip(frame); break;
+    case SegmentMode::frame: logits = segformer_->forward(image).logits; break;
+    case SegmentMode::stream: logits = tv3s_->forward(image, 1, &state_->stream).logits; break;
+    case SegmentMode::clip: logits = push_clip(tv3s_->per_frame(image)); break;
   }
   for (int64_t& i : frame_index_) ++i;
   // The official segmentor resizes the head's logits to the network input (here the
@@ -186,11 +185,11 @@ Segmentation Segmenter::segment(const std::vector<RgbFrame>& frames, bool want_l
 }
 
 // Clip mode for every video: store this frame's grid features, then answer each video
-// with its official clip (one batched decoder call for all videos that have one) or, for
-// its first 3 frames, with the SegFormer logits.
-Tensor Segmenter::push_clip(const SegformerOutput& frame) {
-  const Tv3sDecoder& decoder = tv3s_->decoder();
-  const Tensor grid = decoder.to_grid(frame.fused);  // [V, h2, w2, E]
+// with its official clip (one batched across_frames call for all videos that have one)
+// or, for its first 3 frames, with the SegFormer logits.
+Tensor Segmenter::push_clip(const Tv3sOutput& frame) {
+  const Tensor& grid = frame.grid;                   // [V, h2, w2, E]
+  const Tensor& frame_logits = frame.frames.logits;  // [V, h, w, K]
   std::vector<Tensor> clip_frames;
   std::vector<int64_t> clip_videos;
   for (int64_t v = 0; v < videos(); ++v) {
@@ -204,18 +203,17 @@ Tensor Segmenter::push_clip(const SegformerOutput& frame) {
       clip_frames.push_back(history[history.size() - 1 - size_t(i - j)]);
     clip_videos.push_back(v);
   }
-  if (clip_videos.empty()) return frame.logits;
+  if (clip_videos.empty()) return frame_logits;
 
-  const int64_t h = frame.logits.size(1), w = frame.logits.size(2);
-  const Tensor clip_logits =
-      decoder.forward_grid(concat(clip_frames, 0), kClipFrames, nullptr, h, w);
+  const int64_t h = frame_logits.size(1), w = frame_logits.size(2);
+  const Tensor clip_logits = tv3s_->across_frames(concat(clip_frames, 0), kClipFrames, nullptr, h, w);
   if (int64_t(clip_videos.size()) == videos()) return clip_logits;
   std::vector<Tensor> rows;  // per video: its clip's logits, or its SegFormer logits
   size_t next = 0;
   for (int64_t v = 0; v < videos(); ++v) {
     const bool has_clip = next < clip_videos.size() && clip_videos[next] == v;
     rows.push_back(has_clip ? clip_logits.slice_outer(int64_t(next), int64_t(next) + 1)
-                            : frame.logits.slice_outer(v, v + 1));
+                            : frame_logits.slice_outer(v, v + 1));
     next += has_clip;
   }
   return concat(rows, 0);

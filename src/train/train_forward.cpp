@@ -1,9 +1,6 @@
 #include "src/train/train_forward.h"
 
-#include "src/models/mit.h"
-#include "src/models/segformer_head.h"
-#include "src/models/tv3s_head.h"
-#include "src/nn/dropout.h"
+#include "src/models/tv3s.h"
 
 namespace tv3s::train {
 
@@ -13,21 +10,17 @@ TrainOutputs forward_train(const ModelConfig& config, const Weights& weights, co
              "training needs a segmentation model (segformer or tv3s), not '", config.model, "'");
   TV3S_CHECK(images.ndim() == 4 && images.size(3) == 3 && T >= 1 && images.size(0) % T == 0,
              "training input must be [clips·", T, ", H, W, 3], got ", images.desc());
-  const nn::TrainNoise noise{&rng, stochastic.dropout, stochastic.drop_path, stochastic.decoder_drop_path};
+  ForwardOptions options;
+  options.training = true;
+  options.noise = {&rng, stochastic.dropout, stochastic.drop_path, stochastic.decoder_drop_path};
 
-  // Modules are bound to the leaves for this call: views such as MiT's k/v halves of
+  // The model is bound to the leaves for this call: views such as MiT's k/v halves of
   // `kv` and the 1×1 convs seen as Linear are recorded on this step's tape.
-  const Mit backbone(mit_config(config.backbone), weights, "backbone.");
-  const SegformerHead head(weights);
-
-  TrainOutputs out;
-  const Tensor fused = head.fuse(backbone(images, &noise), /*training=*/true);
-  out.frame_logits = head.predict(stochastic.dropout > 0 ? nn::dropout2d(fused, stochastic.dropout, rng) : fused);
   if (config.model == "tv3s") {
-    const Tv3sDecoder decoder(config, weights);
-    out.tv3s_logits = decoder.forward(fused, T, nullptr, &noise);
+    const Tv3sOutput out = Tv3s(config, weights).forward(images, T, nullptr, options);
+    return {out.frames.logits, out.logits};
   }
-  return out;
+  return {Segformer(config, weights).forward(images, options).logits, Tensor()};
 }
 
 std::vector<std::string> trainable_parameters(const Weights& weights) {

@@ -1,13 +1,10 @@
-// The training forward of a SegFormer or TV3S model (training-spec §5): per-frame
-// SegFormer logits for every frame of every clip, plus — for TV3S — the TV3S logit of
-// each clip's last frame, with the training-only layers switched on:
-//   MiT DropPath       per image, rate linspace(0, drop_path, Σdepths)[block]   (model-spec §2.4)
-//   BatchNorm          batch statistics over all B·T frames, running stats updated
-//   Dropout2d          per (frame, channel) before linear_pred, per (clip, channel)
-//                      before linear_pred2, kept channels scaled by 1/(1 − p)
-//   Mamba DropPath     per sequence of each layer's partition; layer ℓ's rate applies to
-//                      layer ℓ−1's output; DropPath_f on the last layer's output (§5.4)
-// Every mask is drawn from the caller's Rng, so a run is reproducible from its seed.
+// The training forward of a SegFormer or TV3S model (training-spec §5): the model's own
+// forward (Segformer::forward, Tv3s::forward) with the training switches on
+// (src/models/forward_options.h: BatchNorm on batch statistics over all B·T frames, MiT
+// and Mamba DropPath, Dropout2d). It returns the per-frame SegFormer logits for every
+// frame of every clip, plus — for TV3S — the TV3S logit of each clip's last frame. What
+// lives here is training's glue around the model: the recipe's rates, the outputs the
+// loss reads, and which parameters the optimizer updates.
 #pragma once
 #include <string>
 #include <utility>
@@ -33,8 +30,9 @@ struct TrainOutputs {
 
 // images [B·T, H, W, 3] normalised RGB on the weights' device, clip b at rows b·T … b·T+T−1
 // (oldest first). `weights` holds leaves that require grad (see trainable_parameters);
-// the model's modules are bound to them for this call only, so every call records a
-// fresh graph. BatchNorm running statistics in `weights` are updated in place.
+// the model is bound to them for this call only, so every call records a fresh graph.
+// BatchNorm running statistics in `weights` are updated in place. Every mask is drawn
+// from `rng`, so a run is reproducible from its seed.
 TrainOutputs forward_train(const ModelConfig& config, const Weights& weights, const Tensor& images,
                            int64_t T, const Stochastic& stochastic, Rng& rng);
 

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "src/data/class_tables.h"
@@ -129,17 +130,82 @@ std::string hms(double seconds) {
   return buf;
 }
 
-}  // namespace
+// --- One run: its state, and the steps run_training loops over ---
 
-int run_training(const TrainRun& run) {
-  TrainConfig config = run.config;
-  const Device device = parse_device(config.device);
+// What a run holds between iterations: set up by open (and resume), used by step,
+// run_validation and checkpoint.
+struct Training {
+  TrainConfig config;  // the run's, with the dataset's classes filled in
+  Device device = Device::CPU;
+  bool chatty = true;  // progress and summaries on stderr
+  std::string ckpt_path, log_path, plot_path, model_path;
+
+  data::TrainClips clips;
+  bool validating = false;
+  data::EvalSet val_set;
+
+  Weights weights;  // the optimizer's leaves
+  std::optional<AdamW> optimizer;
+  PolySchedule schedule;
+  DType compute = DType::f32;  // the forward's matrix products (mixed precision: bf16/f16)
+  std::optional<LossScaler> scaler;
+  Rng rng;             // the dropout / drop-path masks
+  int64_t start = 0;   // the first iteration this run trains
+  History history;
+  std::ofstream log;
+
+  void log_line(const json& j) {
+    log << j.dump() << "\n";
+    log.flush();
+  }
+};
+
+// resume: the checkpoint's weights, iteration and RNG, and the log cut back to its
+// iteration. Returns the checkpoint (open restores the optimizer and loss scale from it).
+TrainCheckpoint resume(Training& t) {
+  TV3S_CHECK(fs::exists(t.ckpt_path), t.ckpt_path, ": no checkpoint to resume from");
+  TrainCheckpoint resumed = load_checkpoint(t.ckpt_path);
+  TV3S_CHECK(resumed.train_config_json == t.config.identity_json(), t.ckpt_path,
+             ": was written by a run with another configuration (model, data, augmentation, "
+             "optimizer, schedule, batch or seed differ); resume with the same config");
+  std::map<std::string, Tensor> tensors;
+  for (auto& [name, tensor] : resumed.model) tensors.emplace(name, tensor.to(t.device));
+  t.weights = Weights(std::move(tensors));
+  t.start = resumed.iteration;
+  t.rng.load(resumed.rng);
+  rewind_log(t.log_path, t.start, t.history);
+  if (t.chatty) std::fprintf(stderr, "resuming %s at iteration %lld\n", t.ckpt_path.c_str(), (long long)t.start);
+  return resumed;
+}
+
+// A fresh start: initial weights, then the pretrained backbone and --init's model over
+// them; an empty log.
+void start_fresh(Training& t) {
+  const TrainConfig& config = t.config;
+  t.weights = initial_weights(config.model, config.seed, t.device);
+  if (!config.pretrained.empty()) {
+    load_backbone(t.weights, config.model, config.pretrained);
+    if (t.chatty) std::fprintf(stderr, "backbone from %s\n", config.pretrained.c_str());
+  }
+  if (!config.init.empty()) {
+    const std::string summary = init_from_model(t.weights, config.model, config.init);
+    if (t.chatty) std::fprintf(stderr, "%s\n", summary.c_str());
+  }
+  io::write_file_atomic(t.log_path, std::string());
+}
+
+// open: the data (first: a bad root fails before any folder is made), the run folder,
+// the weights (fresh, or resumed from the checkpoint), the optimizer, schedule and loss
+// scaler, and the log.
+void open(Training& t, const TrainRun& run) {
+  TrainConfig& config = t.config;
+  config = run.config;
+  t.device = parse_device(config.device);
   TV3S_CHECK(!config.data_root.empty(), "no training data: give --data ROOT or \"data.root\" in the config");
   const data::DatasetKind kind = data::parse_dataset_kind(config.dataset);
-  const bool chatty = !run.quiet;
+  t.chatty = !run.quiet;
 
-  // --- data first: a bad root fails before any folder is made ---
-  const data::TrainClips clips = data::TrainClips::open(config.data_root, kind, config.split);
+  t.clips = data::TrainClips::open(config.data_root, kind, config.split);
   const data::ClassTable classes = dataset_classes(config.data_root, kind);
   if (config.model.num_classes == 0) config.model.num_classes = classes.size();
   TV3S_CHECK(config.model.num_classes == classes.size(), config.data_root, ": the dataset has ",
@@ -147,187 +213,207 @@ int run_training(const TrainRun& run) {
   config.model.class_names = classes.names;
   config.model.palette = classes.palette;
   config.model.source = "tv3s train";
-  data::EvalSet val_set;
-  const bool validating = !config.val_split.empty();
-  if (validating) {
+  t.validating = !config.val_split.empty();
+  if (t.validating) {
     data::EvalOptions listing;
     listing.split = config.val_split;
     listing.limit = config.val_videos;
-    val_set = data::list_eval_set(config.data_root, kind, listing);
+    t.val_set = data::list_eval_set(config.data_root, kind, listing);
   }
 
   io::make_output_folder(run.out_dir);
-  const std::string ckpt_path = (fs::path(run.out_dir) / "checkpoint.safetensors").string();
-  const std::string log_path = (fs::path(run.out_dir) / "log.jsonl").string();
-  const std::string plot_path = (fs::path(run.out_dir) / "plot.png").string();
-  const std::string model_path = (fs::path(run.out_dir) / "model.safetensors").string();
+  t.ckpt_path = (fs::path(run.out_dir) / "checkpoint.safetensors").string();
+  t.log_path = (fs::path(run.out_dir) / "log.jsonl").string();
+  t.plot_path = (fs::path(run.out_dir) / "plot.png").string();
+  t.model_path = (fs::path(run.out_dir) / "model.safetensors").string();
 
-  // --- weights, optimizer, RNG: fresh or from the checkpoint ---
-  Rng rng(config.seed ^ 0x5eed5eed5eedULL);
-  Weights weights;
-  int64_t start = 0;
-  TrainCheckpoint resumed;
-  History history;
-  if (run.resume) {
-    TV3S_CHECK(fs::exists(ckpt_path), ckpt_path, ": no checkpoint to resume from");
-    resumed = load_checkpoint(ckpt_path);
-    TV3S_CHECK(resumed.train_config_json == config.identity_json(), ckpt_path,
-               ": was written by a run with another configuration (model, data, augmentation, "
-               "optimizer, schedule, batch or seed differ); resume with the same config");
-    std::map<std::string, Tensor> tensors;
-    for (auto& [name, t] : resumed.model) tensors.emplace(name, t.to(device));
-    weights = Weights(std::move(tensors));
-    start = resumed.iteration;
-    rng.load(resumed.rng);
-    rewind_log(log_path, start, history);
-    if (chatty) std::fprintf(stderr, "resuming %s at iteration %lld\n", ckpt_path.c_str(), (long long)start);
-  } else {
-    weights = initial_weights(config.model, config.seed, device);
-    if (!config.pretrained.empty()) {
-      load_backbone(weights, config.model, config.pretrained);
-      if (chatty) std::fprintf(stderr, "backbone from %s\n", config.pretrained.c_str());
-    }
-    if (!config.init.empty()) {
-      const std::string summary = init_from_model(weights, config.model, config.init);
-      if (chatty) std::fprintf(stderr, "%s\n", summary.c_str());
-    }
-    io::write_file_atomic(log_path, std::string());
-  }
-  TV3S_CHECK(start < config.iters, ckpt_path, ": already at iteration ", start, " of ", config.iters,
+  t.rng = Rng(config.seed ^ 0x5eed5eed5eedULL);
+  std::optional<TrainCheckpoint> resumed;
+  if (run.resume)
+    resumed = resume(t);
+  else
+    start_fresh(t);
+  TV3S_CHECK(t.start < config.iters, t.ckpt_path, ": already at iteration ", t.start, " of ", config.iters,
              ": the run is complete (its model is model.safetensors)");
   io::write_file_atomic((fs::path(run.out_dir) / "config.json").string(), config.to_json());
 
   // Leaves on the table's own handles: the optimizer and every module bound later share them.
-  const std::vector<std::string> trainable = trainable_parameters(weights);
-  weights.requires_grad(trainable);
+  const std::vector<std::string> trainable = trainable_parameters(t.weights);
+  t.weights.requires_grad(trainable);
   std::vector<std::pair<std::string, Tensor>> params;
-  for (const std::string& name : trainable) params.emplace_back(name, weights.get(name));
-  AdamW optimizer(params, config.optimizer);
-  if (run.resume) optimizer.load_state({resumed.adam_m, resumed.adam_v, resumed.adam_steps}, ckpt_path);
-  const PolySchedule schedule = config.schedule();
+  for (const std::string& name : trainable) params.emplace_back(name, t.weights.get(name));
+  t.optimizer.emplace(params, config.optimizer);
+  if (resumed) t.optimizer->load_state({resumed->adam_m, resumed->adam_v, resumed->adam_steps}, t.ckpt_path);
+  t.schedule = config.schedule();
   // Mixed precision: the forward pass's matrix products in bf16/f16 (tv3s/autocast.h);
   // weights, optimizer and everything else stay f32. f16 needs dynamic loss scaling.
-  const DType compute = precision_dtype(config.precision);
-  LossScaler scaler(compute == DType::f16, config.loss_scale);
-  if (run.resume) scaler.restore(resumed.loss_scale, resumed.loss_scale_good_steps);
-  if (chatty && compute != DType::f32 && device == Device::CPU)
+  t.compute = precision_dtype(config.precision);
+  t.scaler.emplace(t.compute == DType::f16, config.loss_scale);
+  if (resumed) t.scaler->restore(resumed->loss_scale, resumed->loss_scale_good_steps);
+  if (t.chatty && t.compute != DType::f32 && t.device == Device::CPU)
     std::fprintf(stderr, "precision %s: emulated on the CPU (rounded operands, f32 arithmetic) — for checking "
                  "accuracy; it is slower than fp32\n", config.precision.c_str());
 
-  auto save = [&](int64_t iteration) {
-    TrainCheckpoint c;
-    c.iteration = iteration;
-    for (const auto& [name, t] : weights.all()) c.model.emplace(name, t.detach().cpu());
-    AdamWState state = optimizer.save_state();
-    c.adam_m = std::move(state.m), c.adam_v = std::move(state.v), c.adam_steps = std::move(state.steps);
-    rng.save(c.rng);
-    c.loss_scale = scaler.scale(), c.loss_scale_good_steps = scaler.good_steps();
-    c.model_config_json = json(config.model.to_metadata()).dump();
-    c.train_config_json = config.identity_json();
-    save_checkpoint(ckpt_path, c);
-  };
+  t.log.open(t.log_path, std::ios::app);
+  TV3S_CHECK(t.log, t.log_path, ": cannot open the log for writing");
+}
 
-  std::ofstream log(log_path, std::ios::app);
-  TV3S_CHECK(log, log_path, ": cannot open the log for writing");
-  auto log_line = [&](const json& j) {
-    log << j.dump() << "\n";
-    log.flush();
-  };
+// What one step did, for the log.
+struct StepResult {
+  std::string diverged;  // set: the loss or a gradient is NaN/Inf, and nothing was updated
+  double loss = 0, loss_aux = 0, loss_main = 0;
+  double lr_factor = 0;   // the schedule's factor of this iteration
+  double loss_scale = 1;  // what the loss was multiplied by (fp16)
+  bool stepped = true;    // false: the gradients overflowed at this loss scale, step skipped
+};
 
-  auto run_validation = [&](int64_t iteration) {
-    if (!validating) return;
-    const ValResult v = validate(config.model, weights, val_set, config.val_mode);
-    json val = {{"mIoU", v.miou}, {"frames", v.frames}, {"videos", v.videos}, {"seconds", v.seconds}};
-    val["mVC8"] = std::isnan(v.mvc8) ? json() : json(v.mvc8);
-    val["mVC16"] = std::isnan(v.mvc16) ? json() : json(v.mvc16);
-    log_line({{"iter", iteration}, {"val", val}});
-    history.val_iter.push_back(double(iteration));
-    history.miou.push_back(v.miou);
-    history.mvc8.push_back(v.mvc8);
-    if (chatty)
-      std::fprintf(stderr, "\r\033[Kiteration %lld: val mIoU %.2f %%  mVC8 %.2f %%  mVC16 %.2f %%  (%lld frames, %.1f s)\n",
-                   (long long)iteration, 100 * v.miou, 100 * v.mvc8, 100 * v.mvc16, (long long)v.frames,
-                   v.seconds);
-  };
+// step: one optimisation step on iteration `it`'s batch (0-based).
+StepResult step(Training& t, int64_t it) {
+  const TrainConfig& config = t.config;
+  const data::ClipBatch batch = t.clips.batch(config.batch_size, config.seed, it, config.augment);
+  const Tensor images = batch.images.to(t.device), labels = batch.labels.to(t.device);
+  Loss loss;
+  {
+    const AutocastScope autocast(t.compute);
+    const TrainOutputs out = forward_train(config.model, t.weights, images, config.frames, config.stochastic, t.rng);
+    loss = compute_loss(out, labels, config.frames, config.loss);
+  }
+  StepResult r;
+  r.loss = loss.total.detach().cpu().item();
+  r.loss_aux = loss.aux, r.loss_main = loss.main;
+  // Divergence stops before the update, so the last checkpoint stays good.
+  if (!std::isfinite(r.loss)) {
+    r.diverged = std::isnan(r.loss) ? "the loss is NaN" : "the loss is infinite";
+    return r;
+  }
+  LossScaler& scaler = *t.scaler;
+  autograd::backward(scaler.enabled() ? loss.total * scaler.scale() : loss.total);
+  // A finite loss can still have non-finite gradients: with loss scaling that is an
+  // overflow (skip the step, the scale halves); otherwise divergence, stopped before the
+  // update like a non-finite loss.
+  r.loss_scale = scaler.scale();
+  const bool finite = gradients_finite(*t.optimizer);
+  r.stepped = scaler.update(finite);
+  if (!finite && !scaler.enabled()) {
+    r.diverged = "a gradient holds NaN/Inf (the loss is finite)";
+    return r;
+  }
+  r.lr_factor = t.schedule.factor(it);
+  if (r.stepped) t.optimizer->step(r.lr_factor, 1.0 / r.loss_scale);
+  t.optimizer->zero_grad();
+  return r;
+}
 
-  // --- the loop ---
+// run_validation: the current weights scored on the validation split (validate.h), logged
+// and added to the plot's history.
+void run_validation(Training& t, int64_t iteration) {
+  if (!t.validating) return;
+  const ValResult v = validate(t.config.model, t.weights, t.val_set, t.config.val_mode);
+  json val = {{"mIoU", v.miou}, {"frames", v.frames}, {"videos", v.videos}, {"seconds", v.seconds}};
+  val["mVC8"] = std::isnan(v.mvc8) ? json() : json(v.mvc8);
+  val["mVC16"] = std::isnan(v.mvc16) ? json() : json(v.mvc16);
+  t.log_line({{"iter", iteration}, {"val", val}});
+  t.history.val_iter.push_back(double(iteration));
+  t.history.miou.push_back(v.miou);
+  t.history.mvc8.push_back(v.mvc8);
+  if (t.chatty)
+    std::fprintf(stderr, "\r\033[Kiteration %lld: val mIoU %.2f %%  mVC8 %.2f %%  mVC16 %.2f %%  (%lld frames, %.1f s)\n",
+                 (long long)iteration, 100 * v.miou, 100 * v.mvc8, 100 * v.mvc16, (long long)v.frames,
+                 v.seconds);
+}
+
+// checkpoint: everything a resume needs after `iteration` (checkpoint.h).
+void checkpoint(const Training& t, int64_t iteration) {
+  TrainCheckpoint c;
+  c.iteration = iteration;
+  for (const auto& [name, tensor] : t.weights.all()) c.model.emplace(name, tensor.detach().cpu());
+  AdamWState state = t.optimizer->save_state();
+  c.adam_m = std::move(state.m), c.adam_v = std::move(state.v), c.adam_steps = std::move(state.steps);
+  t.rng.save(c.rng);
+  c.loss_scale = t.scaler->scale(), c.loss_scale_good_steps = t.scaler->good_steps();
+  c.model_config_json = json(t.config.model.to_metadata()).dump();
+  c.train_config_json = t.config.identity_json();
+  save_checkpoint(t.ckpt_path, c);
+}
+
+// The console: a progress bar on a terminal, throughput for the log.
+struct Progress {
+  bool bar = false;
+  std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_draw = t0 - std::chrono::seconds(1);
+  int64_t done_here = 0;  // iterations trained by this process
+};
+
+// The log line of a step (and the plot's history), then the progress bar.
+void log_step(Training& t, Progress& progress, int64_t iteration, const StepResult& s) {
+  const TrainConfig& config = t.config;
+  ++progress.done_here;
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - progress.t0).count();
+  const double clips_per_s = double(progress.done_here * config.batch_size) / seconds;
+  const double lr = config.optimizer.lr * s.lr_factor;
+  json line = {{"iter", iteration}, {"loss", s.loss}, {"loss_aux", s.loss_aux}, {"loss_main", s.loss_main},
+               {"lr", lr}, {"lr_head", 10 * lr}, {"clips_per_s", clips_per_s}, {"seconds", seconds}};
+  if (t.scaler->enabled()) line["loss_scale"] = s.loss_scale;
+  if (!s.stepped) line["skipped"] = true;  // gradients overflowed at this loss scale
+  t.log_line(line);
+  t.history.iter.push_back(double(iteration));
+  t.history.loss.push_back(s.loss);
+
+  const bool last = iteration == config.iters;
+  if (progress.bar &&
+      (std::chrono::steady_clock::now() - progress.last_draw > std::chrono::milliseconds(200) || last)) {
+    progress.last_draw = std::chrono::steady_clock::now();
+    const double eta = double(config.iters - iteration) * seconds / double(progress.done_here);
+    std::fprintf(stderr, "\r\033[Kiter %lld/%lld  loss %.4f  lr %.3g  %.2f clips/s  ETA %s", (long long)iteration,
+                 (long long)config.iters, s.loss, lr, clips_per_s, hms(eta).c_str());
+    std::fflush(stderr);
+  }
+}
+
+int diverged(Training& t, const Progress& progress, int64_t iteration, const std::string& what) {
+  if (progress.bar) std::fputc('\n', stderr);
+  std::fprintf(stderr,
+               "tv3s train: %s at iteration %lld: training diverged; stopped before the update. The "
+               "last checkpoint (%s) is intact; try a lower learning rate\n",
+               what.c_str(), (long long)iteration, fs::exists(t.ckpt_path) ? t.ckpt_path.c_str() : "none written yet");
+  t.log_line({{"iter", iteration}, {"diverged", true}});
+  return kDiverged;
+}
+
+}  // namespace
+
+int run_training(const TrainRun& run) {
+  Training t;
+  open(t, run);
+  const TrainConfig& config = t.config;
   SigintScope sigint;
-  const bool bar = chatty && isatty(STDERR_FILENO);
-  const auto t0 = std::chrono::steady_clock::now();
-  auto last_draw = t0 - std::chrono::seconds(1);
-  int64_t done_here = 0;
+  Progress progress;
+  progress.bar = t.chatty && isatty(STDERR_FILENO);
   const int64_t stop_at = run.stop_after > 0 ? std::min(run.stop_after, config.iters) : config.iters;
-  for (int64_t it = start; it < stop_at; ++it) {
-    const data::ClipBatch batch = clips.batch(config.batch_size, config.seed, it, config.augment);
-    const Tensor images = batch.images.to(device), labels = batch.labels.to(device);
-    Loss loss;
-    {
-      const AutocastScope autocast(compute);
-      const TrainOutputs out = forward_train(config.model, weights, images, config.frames, config.stochastic, rng);
-      loss = compute_loss(out, labels, config.frames, config.loss);
-    }
-    const double value = loss.total.detach().cpu().item();
-    // Divergence stops before the update, so the last checkpoint stays good.
-    auto diverged = [&](const std::string& what) {
-      if (bar) std::fputc('\n', stderr);
-      std::fprintf(stderr,
-                   "tv3s train: %s at iteration %lld: training diverged; stopped before the update. The "
-                   "last checkpoint (%s) is intact; try a lower learning rate\n",
-                   what.c_str(), (long long)(it + 1), fs::exists(ckpt_path) ? ckpt_path.c_str() : "none written yet");
-      log_line({{"iter", it + 1}, {"diverged", true}});
-      return kDiverged;
-    };
-    if (!std::isfinite(value)) return diverged(std::isnan(value) ? "the loss is NaN" : "the loss is infinite");
-    autograd::backward(scaler.enabled() ? loss.total * scaler.scale() : loss.total);
-    // A finite loss can still have non-finite gradients: with loss scaling that is an
-    // overflow (skip the step, the scale halves); otherwise divergence, stopped before the
-    // update like a non-finite loss.
-    const double loss_scale = scaler.scale();
-    const bool finite = gradients_finite(optimizer);
-    const bool stepping = scaler.update(finite);
-    if (!finite && !scaler.enabled()) return diverged("a gradient holds NaN/Inf (the loss is finite)");
-    const double factor = schedule.factor(it);
-    if (stepping) optimizer.step(factor, 1.0 / loss_scale);
-    optimizer.zero_grad();
-    ++done_here;
-
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const double clips_per_s = double(done_here * config.batch_size) / seconds;
-    const double lr = config.optimizer.lr * factor;
-    json line = {{"iter", it + 1}, {"loss", value}, {"loss_aux", loss.aux}, {"loss_main", loss.main},
-                 {"lr", lr}, {"lr_head", 10 * lr}, {"clips_per_s", clips_per_s}, {"seconds", seconds}};
-    if (scaler.enabled()) line["loss_scale"] = loss_scale;
-    if (!stepping) line["skipped"] = true;  // gradients overflowed at this loss scale
-    log_line(line);
-    history.iter.push_back(double(it + 1));
-    history.loss.push_back(value);
-
+  for (int64_t it = t.start; it < stop_at; ++it) {
     const int64_t iteration = it + 1;
+    const StepResult s = step(t, it);
+    if (!s.diverged.empty()) return diverged(t, progress, iteration, s.diverged);
+    log_step(t, progress, iteration, s);
+
     const bool last = iteration == config.iters;
     const bool stopping = g_interrupted || iteration == stop_at;
-    if (bar && (std::chrono::steady_clock::now() - last_draw > std::chrono::milliseconds(200) || last)) {
-      last_draw = std::chrono::steady_clock::now();
-      const double eta = double(config.iters - iteration) * seconds / double(done_here);
-      std::fprintf(stderr, "\r\033[Kiter %lld/%lld  loss %.4f  lr %.3g  %.2f clips/s  ETA %s", (long long)iteration,
-                   (long long)config.iters, value, lr, clips_per_s, hms(eta).c_str());
-      std::fflush(stderr);
-    }
-    if (iteration % config.checkpoint_every == 0 || last || stopping) save(iteration);
-    if ((config.val_every > 0 && iteration % config.val_every == 0) || last) run_validation(iteration);
-    if (iteration % config.checkpoint_every == 0 || last || stopping ||
-        (config.val_every > 0 && iteration % config.val_every == 0))
-      draw_plot(plot_path, history, config.iters);
+    const bool checkpointing = iteration % config.checkpoint_every == 0 || last || stopping;
+    const bool validation_due = config.val_every > 0 && iteration % config.val_every == 0;
+    if (checkpointing) checkpoint(t, iteration);
+    if (validation_due || last) run_validation(t, iteration);
+    if (checkpointing || validation_due) draw_plot(t.plot_path, t.history, config.iters);
     if (stopping && !last) {
-      if (bar) std::fputc('\n', stderr);
-      if (chatty || g_interrupted)
+      if (progress.bar) std::fputc('\n', stderr);
+      if (t.chatty || g_interrupted)
         std::fprintf(stderr, "%s at iteration %lld; checkpoint %s (continue with --resume)\n",
-                     g_interrupted ? "interrupted" : "stopped", (long long)iteration, ckpt_path.c_str());
+                     g_interrupted ? "interrupted" : "stopped", (long long)iteration, t.ckpt_path.c_str());
       return g_interrupted ? kInterrupted : 0;
     }
   }
-  if (bar) std::fputc('\n', stderr);
-  save_model_file(model_path, config.model, weights);
-  if (chatty) std::fprintf(stderr, "model: %s\n", model_path.c_str());
+  if (progress.bar) std::fputc('\n', stderr);
+  save_model_file(t.model_path, config.model, t.weights);
+  if (t.chatty) std::fprintf(stderr, "model: %s\n", t.model_path.c_str());
   return 0;
 }
 

@@ -57,18 +57,19 @@ Tensor frame(int64_t t, int64_t video = 0, int64_t H = 90, int64_t W = 130) {
   return Tensor::from_vector(v, Shape{1, H, W, 3});
 }
 
-// Stream frames 0..n−1; the output of frame t against decode() of the clip 0..t.
+// Stream frames 0..n−1; the output of frame t against across_frames() of the clip 0..t.
 void check_stream_equals_clip(Device device) {
   NoGradGuard no_grad;
   const auto model = tiny_model(device);
   const int64_t frames = 9;
   Tv3sState state;
-  std::vector<Tensor> fused;
+  std::vector<Tensor> grids;
   for (int64_t t = 0; t < frames; ++t) {
-    const SegformerOutput out = model->frame(frame(t).to(device));
-    fused.push_back(out.fused);
-    const Tensor streamed = model->decode(out.fused, 1, &state);
-    const Tensor clip = model->decode(concat(fused, 0), t + 1);
+    const Tv3sOutput out = model->per_frame(frame(t).to(device));
+    const int64_t h = out.frames.fused.size(1), w = out.frames.fused.size(2);
+    grids.push_back(out.grid);
+    const Tensor streamed = model->across_frames(out.grid, 1, &state, h, w);
+    const Tensor clip = model->across_frames(concat(grids, 0), t + 1, nullptr, h, w);
     CAPTURE(t);
     check_close(streamed, clip, 1e-5, "stream vs clip 0..t");
   }
@@ -135,7 +136,7 @@ TEST_CASE("tv3s: clip mode is the official clip table from zero state") {
   // Two videos, the second starting three frames later: in one push they need different
   // clips (or none), which the segmenter batches and mixes with SegFormer logits.
   Segmenter clip(model, SegmentMode::clip, 2);
-  std::vector<Tensor> fused[2];
+  std::vector<Tensor> grids[2];
   const int64_t lag = 3;
   for (int64_t t = 0; t < 14; ++t) {
     const int64_t i1 = t - lag;  // frame index of video 1 (it starts at t = lag)
@@ -145,15 +146,16 @@ TEST_CASE("tv3s: clip mode is the official clip table from zero state") {
     for (int64_t v = 0; v < 2; ++v) {
       const int64_t i = v == 0 ? t : i1;
       if (i < 0) continue;
-      const SegformerOutput o = model->frame(v == 0 ? frame(t, 0) : f1);
-      fused[v].push_back(o.fused);
+      const Tv3sOutput o = model->per_frame(v == 0 ? frame(t, 0) : f1);
+      grids[v].push_back(o.grid);
       Tensor want;
       if (i < 3) {
-        want = o.logits;
+        want = o.frames.logits;
       } else {
         std::vector<Tensor> frames;
-        for (int64_t j : official_clip(i)) frames.push_back(fused[v][size_t(j)]);
-        want = model->decode(concat(frames, 0), 4);
+        for (int64_t j : official_clip(i)) frames.push_back(grids[v][size_t(j)]);
+        want = model->across_frames(concat(frames, 0), 4, nullptr, o.frames.logits.size(1),
+                                    o.frames.logits.size(2));
       }
       CAPTURE(v);
       CAPTURE(i);
