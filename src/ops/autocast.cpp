@@ -15,7 +15,6 @@
 
 #include "tv3s/error.h"
 #include "tv3s/ops/convert.h"
-#include "tv3s/ops/matmul.h"
 
 namespace tv3s {
 namespace {
@@ -33,7 +32,8 @@ AutocastScope::~AutocastScope() { t_autocast = previous_; }
 DType autocast_dtype() { return t_autocast; }
 
 namespace autocast {
-namespace {
+
+bool applies(const Tensor& x) { return t_autocast != DType::f32 && x.defined() && x.dtype() == DType::f32; }
 
 Tensor narrow(const Tensor& t, DType low) {
   if (!t.defined()) return t;
@@ -43,30 +43,6 @@ Tensor narrow(const Tensor& t, DType low) {
 
 Tensor widen(const Tensor& y, DType low) {
   return y.is_cuda() ? cast(y, DType::f32) : cast(cast(y, low), DType::f32);
-}
-
-}  // namespace
-
-bool applies(const Tensor& x) { return t_autocast != DType::f32 && x.defined() && x.dtype() == DType::f32; }
-
-// Each runs the op itself with autocast off (on the CPU its narrowed operands are f32
-// again and would otherwise come straight back here).
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
-  const DType low = t_autocast;
-  const AutocastScope off(DType::f32);
-  return widen(tv3s::linear(narrow(x, low), narrow(weight, low), narrow(bias, low)), low);
-}
-
-Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
-  const DType low = t_autocast;
-  const AutocastScope off(DType::f32);
-  return widen(tv3s::matmul(narrow(a, low), narrow(b, low), trans_a, trans_b), low);
-}
-
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dParams& params) {
-  const DType low = t_autocast;
-  const AutocastScope off(DType::f32);
-  return widen(tv3s::conv2d(narrow(x, low), narrow(weight, low), narrow(bias, low), params), low);
 }
 
 }  // namespace autocast

@@ -31,6 +31,7 @@
 #include "src/core/cuda_context.h"
 #include "src/core/dispatch.h"
 #include "src/core/parallel.h"
+#include "src/ops/scalar_math.h"
 #include "tv3s/autograd.h"
 
 namespace tv3s {
@@ -61,9 +62,6 @@ std::vector<T> weight_by_tap(const T* weight, const Conv1dShape& s) {  // [K, D]
   return by_tap;
 }
 
-template <class T>
-T silu_of(T v) { return v / (T(1) + std::exp(-v)); }
-
 // out [B, L, D] = pre (or SiLU(pre) when silu).
 template <class T>
 void conv_forward_cpu(const T* x, const T* weight, const T* bias, const T* initial,
@@ -81,7 +79,7 @@ void conv_forward_cpu(const T* x, const T* weight, const T* bias, const T* initi
       for (int64_t d = 0; d < D; ++d) o[d] += wk[d] * in[d];
     }
     if (silu)
-      for (int64_t d = 0; d < D; ++d) o[d] = silu_of(o[d]);
+      for (int64_t d = 0; d < D; ++d) o[d] = ops::silu(o[d]);
   });
 }
 
@@ -106,10 +104,7 @@ void conv_backward_cpu(const T* x, const T* weight, const T* bias, const T* init
   std::vector<T> g(size_t(s.B * L * D));
   if (silu) {
     conv_forward_cpu(x, weight, bias, initial, s, false, g.data());  // pre
-    for (size_t i = 0; i < g.size(); ++i) {
-      const T sigma = T(1) / (T(1) + std::exp(-g[i]));
-      g[i] = dy[i] * sigma * (T(1) + g[i] * (T(1) - sigma));
-    }
+    for (size_t i = 0; i < g.size(); ++i) g[i] = dy[i] * ops::silu_grad(g[i]);
   } else {
     std::copy(dy, dy + g.size(), g.begin());
   }

@@ -162,7 +162,12 @@ Tensor im2col(const Tensor& x, int64_t kh, int64_t kw, const Conv2dParams& param
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
               const Conv2dParams& params) {
-  if (autocast::applies(x)) return autocast::conv2d(x, weight, bias, params);
+  if (autocast::applies(x))
+    return autocast::run_narrowed(
+        [&](const Tensor& x16, const Tensor& w16, const Tensor& b16) {
+          return conv2d(x16, w16, b16, params);
+        },
+        x, weight, bias);
   check_compute_dtype("conv2d", x);
   check_defined("conv2d", weight);
   check_same_device("conv2d", x, weight);

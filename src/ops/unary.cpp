@@ -17,20 +17,22 @@
 //   sigmoid   σ(x) = 1 / (1 + e⁻ˣ)                  y · (1 − y)
 //   softplus  x > 20 ? x : ln(1 + eˣ)               x > 20 ? 1 : σ(x)
 //
-// The CPU reference computes in the storage type (f32 or f64) with libm, except f32 GELU,
-// which uses a vectorised erfc (gelu_f32 below); the CUDA kernels
-// (cuda/unary.cu) use the same formulas in f32 for f32/f16/bf16 storage.
+// The CPU reference computes in the storage type (f32 or f64) with libm (the activations
+// from src/ops/scalar_math.h). The op runs it for everything but f32 GELU, which has a
+// fast path with a vectorised erfc (src/ops/cpu/unary.cpp: libm's erff was 14 % of a
+// MiT-B1 frame). The CUDA kernels (cuda/unary.cu) use the same formulas in f32 for
+// f32/f16/bf16 storage.
 #include "tv3s/ops/unary.h"
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
-#include <type_traits>
 
 #include "src/core/parallel.h"
-#include "src/core/simd_math.h"
 #include "src/core/cuda_context.h"
 #include "src/core/dispatch.h"
+#include "src/ops/cpu/unary.h"
+#include "src/ops/scalar_math.h"
+#include "src/ops/unary.h"
 #include "tv3s/autograd.h"
 #include "tv3s/ops/convert.h"
 #include "cuda/unary.h"
@@ -56,34 +58,8 @@ void map2(const T* a, const T* b, T* out, int64_t n, F f) {
   });
 }
 
-template <class T>
-T sigmoid_of(T x) { return T(1) / (T(1) + std::exp(-x)); }
-
-constexpr double kSoftplusThreshold = 20;  // PyTorch's: above it, ln(1 + eˣ) ≈ x to 2e-9
 constexpr double kInvSqrt2 = 0.70710678118654752440;    // 1/√2
 constexpr double kInvSqrt2Pi = 0.39894228040143267794;  // 1/√(2π)
-
-// f32 GELU through simd::gelu8 (src/core/simd_math.h, abs error ≈ 2e-7·|x|): libm's erff
-// was 14 % of a MiT-B1 frame. Chunks of 4096 floats per task, 8 at a time inside.
-void gelu_f32(const float* x, float* y, int64_t n) {
-  constexpr int64_t kChunk = 4096;
-  parallel_for((n + kChunk - 1) / kChunk, n > kParallelMin, [&](int64_t chunk) {
-    const int64_t begin = chunk * kChunk, end = std::min(n, begin + kChunk);
-    int64_t i = begin;
-    for (; i + 8 <= end; i += 8) {
-      simd::f32x8 v;
-      std::memcpy(&v, x + i, sizeof v);
-      v = simd::gelu8(v);
-      std::memcpy(y + i, &v, sizeof v);
-    }
-    if (i < end) {  // the last end − i < 8 values, in a zero-padded vector
-      simd::f32x8 v{};
-      std::memcpy(&v, x + i, size_t(end - i) * sizeof(float));
-      v = simd::gelu8(v);
-      std::memcpy(y + i, &v, size_t(end - i) * sizeof(float));
-    }
-  });
-}
 
 template <class T>
 void forward_cpu(UnaryOp op, const T* x, T* y, int64_t n) {
@@ -97,14 +73,10 @@ void forward_cpu(UnaryOp op, const T* x, T* y, int64_t n) {
     case UnaryOp::tanh: return map(x, y, n, [](T v) { return std::tanh(v); });
     case UnaryOp::relu: return map(x, y, n, [](T v) { return v > T(0) ? v : T(0); });
     case UnaryOp::gelu:
-      if constexpr (std::is_same_v<T, float>) return gelu_f32(x, y, n);
       return map(x, y, n, [](T v) { return T(0.5) * v * (T(1) + std::erf(v * T(kInvSqrt2))); });
-    case UnaryOp::silu: return map(x, y, n, [](T v) { return v / (T(1) + std::exp(-v)); });
-    case UnaryOp::sigmoid: return map(x, y, n, [](T v) { return sigmoid_of(v); });
-    case UnaryOp::softplus:
-      return map(x, y, n, [](T v) {
-        return v > T(kSoftplusThreshold) ? v : std::log1p(std::exp(v));
-      });
+    case UnaryOp::silu: return map(x, y, n, [](T v) { return ops::silu(v); });
+    case UnaryOp::sigmoid: return map(x, y, n, [](T v) { return ops::sigmoid(v); });
+    case UnaryOp::softplus: return map(x, y, n, [](T v) { return ops::softplus(v); });
   }
 }
 
@@ -127,16 +99,10 @@ void backward_cpu(UnaryOp op, const T* s, const T* g, T* gx, int64_t n) {
         const T pdf = std::exp(T(-0.5) * x * x) * T(kInvSqrt2Pi);
         return d * (cdf + x * pdf);
       });
-    case UnaryOp::silu:
-      return map2(s, g, gx, n, [](T x, T d) {
-        const T sig = sigmoid_of(x);
-        return d * sig * (T(1) + x * (T(1) - sig));
-      });
+    case UnaryOp::silu: return map2(s, g, gx, n, [](T x, T d) { return d * ops::silu_grad(x); });
     case UnaryOp::sigmoid: return map2(s, g, gx, n, [](T y, T d) { return d * y * (T(1) - y); });
     case UnaryOp::softplus:
-      return map2(s, g, gx, n, [](T x, T d) {
-        return x > T(kSoftplusThreshold) ? d : d * sigmoid_of(x);
-      });
+      return map2(s, g, gx, n, [](T x, T d) { return d * ops::softplus_grad(x); });
   }
 }
 
@@ -175,6 +141,13 @@ Tensor unary_backward(UnaryOp op, const Tensor& saved, const Tensor& grad_out) {
 
 }  // namespace
 
+void unary_reference(UnaryOp op, const Tensor& x, Tensor& y) {
+  dispatch_cpu_float(unary_op_name(op), x, [&](auto tag) {
+    using T = decltype(tag);
+    forward_cpu<T>(op, x.data<T>(), y.data<T>(), x.numel());
+  });
+}
+
 const char* unary_op_name(UnaryOp op) {
   switch (op) {
     case UnaryOp::neg: return "neg";
@@ -200,10 +173,11 @@ Tensor unary(UnaryOp op, const Tensor& x) {
   if (x.is_cuda()) {
     TV3S_ON_CUDA(cuda::unary_forward(op, x, out));
   } else {
-    dispatch_cpu_float(name, x, [&](auto tag) {
-      using T = decltype(tag);
-      forward_cpu<T>(op, x.data<T>(), out.data<T>(), x.numel());
-    });
+    if (op == UnaryOp::gelu && x.dtype() == DType::f32) {
+      cpu::gelu_f32(x.data<float>(), out.data<float>(), x.numel());
+    } else {
+      unary_reference(op, x, out);
+    }
   }
   if (autograd::needs_grad(x)) {
     if (op == UnaryOp::neg) {  // f' = −1 needs no saved tensor

@@ -1,9 +1,21 @@
 // attention: a hand-computed case, an independent composite (permute + matmul + softmax per
-// head, in f64) for the forward and its gradients, large logits, f64 gradient checks, bad
-// input, CUDA against CPU. The attention family: src/ops/attention.cpp, cuda/attention.cu.
+// head, in f64) for the forward and its gradients, the plain-loop reference against both,
+// the fast CPU path against the reference (forward and backward, f64 and f32, 1 to 3
+// threads), large logits, f64 gradient checks, bad input, CUDA against CPU. The attention
+// family: src/ops/attention.cpp (the reference), src/ops/cpu/attention.cpp,
+// cuda/attention.cu.
+//
+// Tolerances: the fast path vs the reference in f64 1e-13 forward, 1e-12 backward (as
+// against the composite: the same sums in another order); f32 vs the f64 reference 1e-5
+// forward (as against the composite) and 2e-5 backward (the f32 GEMM sums over S and L,
+// and exp8).
 #include <cmath>
 #include <vector>
 
+#include <omp.h>
+
+#include "src/ops/attention.h"
+#include "src/ops/cpu/attention.h"
 #include "tests/test_util.h"
 
 using namespace tv3s;
@@ -81,6 +93,100 @@ TEST_CASE("attention: against matmul + softmax per head, f64 and f32") {
     CHECK(got32.dtype() == DType::f32);
     check_close(got32, want, 1e-5, "f32");
   }
+}
+
+namespace {
+// o and lse of the reference or of the fast path, in the inputs' dtype.
+struct Forward {
+  Tensor o, lse;
+};
+Forward forward_of(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, double scale,
+                   bool fast) {
+  Forward f{Tensor::empty(q.shape(), q.dtype()),
+            Tensor::empty(Shape{q.size(0), heads, q.size(1)}, q.dtype())};
+  if (fast) cpu::attention_forward(q, k, v, heads, scale, f.o, f.lse);
+  else attention_reference_forward(q, k, v, heads, scale, f.o, f.lse);
+  return f;
+}
+std::vector<Tensor> backward_of(const Tensor& q, const Tensor& k, const Tensor& v,
+                                const Forward& f, const Tensor& dout, int64_t heads, double scale,
+                                bool fast) {
+  Tensor dq = Tensor::empty(q.shape(), q.dtype()), dk = Tensor::empty(k.shape(), k.dtype()),
+         dv = Tensor::empty(v.shape(), v.dtype());
+  if (fast) cpu::attention_backward(q, k, v, f.o, f.lse, dout, heads, scale, dq, dk, dv);
+  else attention_reference_backward(q, k, v, f.o, f.lse, dout, heads, scale, dq, dk, dv);
+  return {dq, dk, dv};
+}
+}  // namespace
+
+TEST_CASE("attention: the reference against hand-computed values and the composite") {
+  const Tensor q = Tensor::from_vector_f64({1, 0, 0, 1}, {1, 2, 2});
+  const Tensor k = Tensor::from_vector_f64({1, 0, 0, 1, 1, 1}, {1, 3, 2});
+  const Tensor v = Tensor::from_vector_f64({1, 2, 3, 4, 5, 6}, {1, 3, 2});
+  const double e = std::exp(1.0);  // the values of the hand-computed case above
+  check_close(forward_of(q, k, v, 1, 1.0, false).o,
+              Tensor::from_vector_f64({3, 4, (1 + 8 * e) / (2 * e + 1), (2 + 10 * e) / (2 * e + 1)},
+                                      {1, 2, 2}),
+              1e-15, "hand-computed");
+  uint64_t seed = 150;
+  for (const Case& c : kCpuCases) {
+    CAPTURE(c.L);
+    CAPTURE(c.S);
+    CAPTURE(c.H);
+    const double scale = 0.7;
+    std::vector<Tensor> in = {random({c.N, c.L, c.H * c.D}, ++seed, -2, 2, true, DType::f64),
+                              random({c.N, c.S, c.H * c.D}, ++seed, -2, 2, true, DType::f64),
+                              random({c.N, c.S, c.H * c.D}, ++seed, -2, 2, true, DType::f64)};
+    const Tensor dout = random({c.N, c.L, c.H * c.D}, ++seed, 0.5, 1.5, false, DType::f64);
+    sum_all(attention_composite(in[0], in[1], in[2], c.H, scale) * dout).backward();
+    const Tensor q = in[0].detach(), k = in[1].detach(), v = in[2].detach();
+    const Forward f = forward_of(q, k, v, c.H, scale, false);
+    check_close(f.o, attention_composite(q, k, v, c.H, scale), 1e-13, "o");
+    const std::vector<Tensor> grads = backward_of(q, k, v, f, dout, c.H, scale, false);
+    check_close(grads[0], in[0].grad(), 1e-12, "dq");
+    check_close(grads[1], in[1].grad(), 1e-12, "dk");
+    check_close(grads[2], in[2].grad(), 1e-12, "dv");
+  }
+}
+
+TEST_CASE("attention: the fast CPU path matches the reference, f64 and f32, 1 to 3 threads") {
+  // kCpuCases, and enough work for threads: 32 heads (one chunk of query blocks per head,
+  // dK and dV in place) and L = 700 on one head (six blocks in several chunks: partials).
+  std::vector<Case> cases = kCpuCases;
+  cases.push_back({4, 100, 30, 8, 4});
+  cases.push_back({1, 700, 20, 1, 16});
+  const int saved = omp_get_max_threads();
+  uint64_t seed = 170;
+  for (const int threads : {1, 2, 3}) {
+    omp_set_num_threads(threads);
+    for (const Case& c : cases) {
+      CAPTURE(threads);
+      CAPTURE(c.L);
+      CAPTURE(c.S);
+      CAPTURE(c.H);
+      const double scale = 1 / std::sqrt(double(c.D));
+      const Tensor q = random({c.N, c.L, c.H * c.D}, ++seed, -2, 2, false, DType::f64);
+      const Tensor k = random({c.N, c.S, c.H * c.D}, ++seed, -2, 2, false, DType::f64);
+      const Tensor v = random({c.N, c.S, c.H * c.D}, ++seed, -2, 2, false, DType::f64);
+      const Tensor dout = random({c.N, c.L, c.H * c.D}, ++seed, -1, 1, false, DType::f64);
+      const Forward want = forward_of(q, k, v, c.H, scale, false);
+      const std::vector<Tensor> want_grads = backward_of(q, k, v, want, dout, c.H, scale, false);
+      const Forward got = forward_of(q, k, v, c.H, scale, true);
+      check_close(got.o, want.o, 1e-13, "o f64");
+      check_close(got.lse, want.lse, 1e-13, "lse f64");
+      const std::vector<Tensor> grads = backward_of(q, k, v, got, dout, c.H, scale, true);
+      const char* names[] = {"dq", "dk", "dv"};
+      for (size_t i = 0; i < 3; ++i) check_close(grads[i], want_grads[i], 1e-12, names[i]);
+      const Tensor q32 = q.to(DType::f32), k32 = k.to(DType::f32), v32 = v.to(DType::f32);
+      const Forward got32 = forward_of(q32, k32, v32, c.H, scale, true);
+      check_close(got32.o, want.o, 1e-5, "o f32");
+      check_close(got32.lse, want.lse, 1e-5, "lse f32");
+      const std::vector<Tensor> grads32 =
+          backward_of(q32, k32, v32, got32, dout.to(DType::f32), c.H, scale, true);
+      for (size_t i = 0; i < 3; ++i) check_close(grads32[i], want_grads[i], 2e-5, names[i]);
+    }
+  }
+  omp_set_num_threads(saved);
 }
 
 TEST_CASE("attention: gradients equal the composite's in f64") {

@@ -1,6 +1,8 @@
-// matmul / linear / gemm_cpu: CPU forward against a naive triple loop in double (odd
-// sizes, every transpose combination, sizes that cross the cache-block boundaries,
-// batch broadcast), f64 finite-difference gradients, CUDA against CPU, and the errors.
+// matmul / linear / gemm_cpu: the reference (gemm_reference, the triple loop in
+// src/ops/matmul.cpp) on hand-computed values; CPU forward — the fast GEMM,
+// src/ops/cpu/gemm.cpp — against the reference in double (odd sizes, every transpose
+// combination, sizes that cross the cache-block boundaries, batch broadcast, 1 to 3
+// threads), f64 finite-difference gradients, CUDA against CPU, and the errors.
 //
 // Tolerances (rel = max|got − ref| / max|ref|, see test_util.h):
 //   CPU f32 vs double reference: 1e-5 (K ≤ 520, inputs in [-1, 1]: the f32 rounding of
@@ -15,6 +17,9 @@
 #include <string>
 #include <vector>
 
+#include <omp.h>
+
+#include "src/ops/matmul.h"
 #include "tests/test_util.h"
 
 using namespace tv3s;
@@ -25,26 +30,16 @@ using tv3s::test::random;
 
 namespace {
 
-// C = op(A)·op(B) over a batch, straight from the definition, in double. A 2-D operand
+// C = op(A)·op(B) over a batch, by the reference in double. A 2-D operand
 // (a_batched / b_batched false) is shared by every batch entry.
 std::vector<double> naive_matmul(const std::vector<double>& A, const std::vector<double>& B,
                                  int64_t batch, int64_t M, int64_t N, int64_t K, bool trans_a,
                                  bool trans_b, bool a_batched, bool b_batched) {
   std::vector<double> C(size_t(batch * M * N), 0.0);
-  for (int64_t e = 0; e < batch; ++e) {
-    const double* a = A.data() + (a_batched ? e * M * K : 0);
-    const double* b = B.data() + (b_batched ? e * K * N : 0);
-    for (int64_t i = 0; i < M; ++i)
-      for (int64_t j = 0; j < N; ++j) {
-        double s = 0;
-        for (int64_t k = 0; k < K; ++k) {
-          const double aik = trans_a ? a[k * M + i] : a[i * K + k];
-          const double bkj = trans_b ? b[j * K + k] : b[k * N + j];
-          s += aik * bkj;
-        }
-        C[size_t((e * M + i) * N + j)] = s;
-      }
-  }
+  for (int64_t e = 0; e < batch; ++e)
+    gemm_reference<double>(trans_a, trans_b, M, N, K, 1.0, A.data() + (a_batched ? e * M * K : 0),
+                           trans_a ? M : K, B.data() + (b_batched ? e * K * N : 0),
+                           trans_b ? K : N, 0.0, C.data() + e * M * N, N);
   return C;
 }
 
@@ -92,6 +87,22 @@ bool error_mentions(const std::function<void()>& f, const std::vector<std::strin
 }
 
 }  // namespace
+
+TEST_CASE("matmul: the reference on hand-computed values") {
+  // [1 2 3; 4 5 6]·[7 8; 9 10; 11 12] = [58 64; 139 154]; then 0.5·that + 2·C and the
+  // transposed forms A·Aᵀ = [14 32; 32 77].
+  const std::vector<double> A = {1, 2, 3, 4, 5, 6}, B = {7, 8, 9, 10, 11, 12};
+  std::vector<double> C = {1, 2, 3, 4};
+  gemm_reference<double>(false, false, 2, 2, 3, 1.0, A.data(), 3, B.data(), 2, 0.0, C.data(), 2);
+  CHECK(C == std::vector<double>{58, 64, 139, 154});
+  C = {1, 2, 3, 4};
+  gemm_reference<double>(false, false, 2, 2, 3, 0.5, A.data(), 3, B.data(), 2, 2.0, C.data(), 2);
+  CHECK(C == std::vector<double>{31, 36, 75.5, 85});
+  gemm_reference<double>(false, true, 2, 2, 3, 1.0, A.data(), 3, A.data(), 3, 0.0, C.data(), 2);
+  CHECK(C == std::vector<double>{14, 32, 32, 77});
+  gemm_reference<double>(true, false, 2, 2, 3, 1.0, B.data(), 2, B.data(), 2, 0.0, C.data(), 2);
+  CHECK(C == std::vector<double>{49 + 81 + 121, 56 + 90 + 132, 56 + 90 + 132, 64 + 100 + 144});
+}
 
 TEST_CASE("matmul: small hand-computed product") {
   const Tensor a = Tensor::from_vector({1, 2, 3, 4, 5, 6}, Shape{2, 3});
@@ -156,6 +167,9 @@ TEST_CASE("matmul: gemm_cpu honours alpha, beta and row strides") {
         for (auto& v : B) v = rng.uniform(-1, 1);
         for (auto& v : C) v = beta == 0.0 ? std::numeric_limits<double>::quiet_NaN() : rng.uniform(-1, 1);
         const std::vector<double> C0 = C;
+        std::vector<double> expected = C0;
+        gemm_reference<double>(ta, tb, M, N, K, 0.5, A.data(), lda, B.data(), ldb, beta,
+                               expected.data(), ldc);
         gemm_cpu<double>(ta, tb, M, N, K, 0.5, A.data(), lda, B.data(), ldb, beta, C.data(), ldc);
         for (int64_t i = 0; i < M; ++i)
           for (int64_t j = 0; j < ldc; ++j) {
@@ -164,15 +178,58 @@ TEST_CASE("matmul: gemm_cpu honours alpha, beta and row strides") {
               CHECK((std::isnan(got) ? std::isnan(C0[size_t(i * ldc + j)]) : got == C0[size_t(i * ldc + j)]));
               continue;
             }
-            double s = 0;
-            for (int64_t k = 0; k < K; ++k)
-              s += (ta ? A[size_t(k * lda + i)] : A[size_t(i * lda + k)]) *
-                   (tb ? B[size_t(j * ldb + k)] : B[size_t(k * ldb + j)]);
-            const double want = 0.5 * s + (beta == 0.0 ? 0.0 : beta * C0[size_t(i * ldc + j)]);
+            const double want = expected[size_t(i * ldc + j)];
             INFO("ta=", ta, " tb=", tb, " beta=", beta, " at ", i, ",", j);
             CHECK(std::fabs(got - want) <= 1e-13);
           }
       }
+}
+
+TEST_CASE("matmul: gemm_cpu matches gemm_reference on 1, 2 and 3 threads") {
+  // Edge tiles (MR = 6, NR = 16 f32 / 8 f64), two row blocks (MC = 144 f32 / 72 f64), a
+  // partial depth block (KC = 256), inside wider row strides; alpha and beta ≠ 0.
+  struct Size { int64_t M, N, K; };
+  // 100×300×50 is enough work for 3 threads to split C (gemm_cpu uses ≤ 1 per 2¹⁷ FMAs).
+  const std::vector<Size> sizes = {{1, 1, 1},    {5, 17, 3},    {13, 9, 300},
+                                   {150, 33, 70}, {7, 200, 40}, {100, 300, 50}};
+  const int saved = omp_get_max_threads();
+  uint64_t seed = 400;
+  for (const int threads : {1, 2, 3}) {
+    omp_set_num_threads(threads);
+    for (const Size& sz : sizes)
+      for (bool ta : {false, true})
+        for (bool tb : {false, true}) {
+          CAPTURE(threads);
+          CAPTURE(sz.M);
+          CAPTURE(sz.N);
+          CAPTURE(sz.K);
+          CAPTURE(ta);
+          CAPTURE(tb);
+          const int64_t a_rows = ta ? sz.K : sz.M, a_cols = ta ? sz.M : sz.K;
+          const int64_t b_rows = tb ? sz.N : sz.K, b_cols = tb ? sz.K : sz.N;
+          const int64_t lda = a_cols + 3, ldb = b_cols + 1, ldc = sz.N + 2;
+          Rng rng(seed++);
+          std::vector<double> A(size_t(a_rows * lda)), B(size_t(b_rows * ldb)), C(size_t(sz.M * ldc));
+          for (auto& v : A) v = rng.uniform(-1, 1);
+          for (auto& v : B) v = rng.uniform(-1, 1);
+          for (auto& v : C) v = rng.uniform(-1, 1);
+          std::vector<double> want = C, got64 = C;
+          gemm_reference<double>(ta, tb, sz.M, sz.N, sz.K, 0.5, A.data(), lda, B.data(), ldb, -2.0,
+                                 want.data(), ldc);
+          gemm_cpu<double>(ta, tb, sz.M, sz.N, sz.K, 0.5, A.data(), lda, B.data(), ldb, -2.0,
+                           got64.data(), ldc);
+          const std::vector<float> A32(A.begin(), A.end()), B32(B.begin(), B.end());
+          std::vector<float> got32(C.begin(), C.end());
+          gemm_cpu<float>(ta, tb, sz.M, sz.N, sz.K, 0.5f, A32.data(), lda, B32.data(), ldb, -2.f,
+                          got32.data(), ldc);
+          const Shape shape{sz.M, ldc};
+          check_close(Tensor::from_vector_f64(got64, shape), Tensor::from_vector_f64(want, shape),
+                      1e-12, "f64");
+          check_close(Tensor::from_vector(got32, shape), Tensor::from_vector_f64(want, shape), 1e-5,
+                      "f32");
+        }
+  }
+  omp_set_num_threads(saved);
 }
 
 TEST_CASE("linear: x·Wᵀ + b over the last dim, against the naive loop") {

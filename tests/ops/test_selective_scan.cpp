@@ -1,16 +1,20 @@
-// selective_scan: hand-computed values; CPU forward against a naive formula written here
-// in double (every optional input present or absent, softplus on and off and past its
-// threshold, L = 0 and 1, long sequences); scanning in two pieces through the state equals
-// one scan; f64 finite-difference gradients of every input through y, through
-// final_state, through both and through a two-piece composition; f32 gradients against
-// f64 ones; CPU determinism across thread counts; CUDA against CPU; the errors.
-// The op: src/ops/selective_scan.cpp, cuda/selective_scan.cu.
+// selective_scan: hand-computed values (the op and the plain-loop reference); the CPU op
+// (its fast path, src/ops/cpu/selective_scan.cpp) against the reference (every optional
+// input present or absent, softplus on and off and past its threshold, L = 0 and 1, long
+// sequences), forward and backward; scanning in two pieces through the state equals one
+// scan; f64 finite-difference gradients of every input through y, through final_state,
+// through both and through a two-piece composition; f32 gradients against f64 ones; CPU
+// determinism across thread counts; CUDA against CPU; the errors.
+// The op: src/ops/selective_scan.cpp (the reference), src/ops/cpu/selective_scan.cpp,
+// cuda/selective_scan.cu.
 //
 // Tolerances (rel = max|got − ref| / max|ref|, see test_util.h):
-//   CPU f64 vs the naive formula: 1e-13 (the same operations, reordered; measured
-//   ≤ 5e-16).
-//   CPU f32 vs the naive formula: 2e-6 (inputs rounded to f32, the state and y in f32,
-//   e^x by simd::exp8 at ≤ 2 ulp; measured ≤ 1.7e-7 on these cases).
+//   CPU f64 vs the f64 reference: 1e-13 forward, 1e-12 backward (the same operations,
+//   reordered; sums of the backward in a different order).
+//   CPU f32 vs the f64 reference: 2e-6 forward (inputs rounded to f32, the state and y in
+//   f32, e^x by simd::exp8 at ≤ 2 ulp; measured ≤ 1.7e-7 on the forward cases); 1e-5
+//   backward (dinitial from dfinal alone is a product of L decays, each rounded: measured
+//   2.0e-6 at L = 129).
 //   Two pieces vs one piece on the CPU: 0 (the same operations in the same order).
 //   gradcheck: eps 1e-6, |analytic − numeric| ≤ 1e-6 + 1e-5·|numeric| (the defaults).
 //   f32 gradients vs f64: 2e-6 (the recurrences run in f32, the sums over channels,
@@ -27,6 +31,8 @@
 #include <cmath>
 #include <vector>
 
+#include "src/ops/cpu/selective_scan.h"
+#include "src/ops/selective_scan.h"
 #include "tests/test_util.h"
 
 using namespace tv3s;
@@ -130,45 +136,20 @@ Tensor both_outputs(const ScanResult& r) {
   return concat({r.y.reshape(Shape{r.y.numel()}), h.reshape(Shape{h.numel()})}, 0);
 }
 
-// y and final_state straight from the definition, in double, one (b, d) at a time.
-struct NaiveScan {
-  Tensor y, final_state;
-};
-NaiveScan naive_scan(const ScanCase& c, const std::vector<Tensor>& in) {
-  const int64_t Bn = c.B, L = c.L, Dn = c.D, N = c.N;
-  const std::vector<double> u = in[0].to_vector_f64(), delta = in[1].to_vector_f64(),
-                            A = in[2].to_vector_f64(), B = in[3].to_vector_f64(),
-                            C = in[4].to_vector_f64();
-  size_t k = 5;
-  auto optional = [&](bool given) {
-    return given ? in[k++].to_vector_f64() : std::vector<double>();
-  };
-  const std::vector<double> D = optional(c.D_skip), z = optional(c.z),
-                            bias = optional(c.delta_bias), h0 = optional(c.initial_state);
-  std::vector<double> y(size_t(Bn * L * Dn)), final_state(size_t(Bn * Dn * N));
-  for (int64_t b = 0; b < Bn; ++b)
-    for (int64_t d = 0; d < Dn; ++d) {
-      std::vector<double> h(size_t(N), 0.0);
-      for (int64_t n = 0; n < N; ++n)
-        if (!h0.empty()) h[size_t(n)] = h0[size_t((b * Dn + d) * N + n)];
-      for (int64_t t = 0; t < L; ++t) {
-        const size_t at = size_t((b * L + t) * Dn + d);
-        const double v = delta[at] + (bias.empty() ? 0.0 : bias[size_t(d)]);
-        const double dt = !c.softplus ? v : v > 20 ? v : std::log(1 + std::exp(v));
-        double out = 0;
-        for (int64_t n = 0; n < N; ++n) {
-          const size_t bt = size_t((b * L + t) * N + n);
-          h[size_t(n)] = std::exp(dt * A[size_t(d * N + n)]) * h[size_t(n)] + dt * B[bt] * u[at];
-          out += C[bt] * h[size_t(n)];
-        }
-        if (!D.empty()) out += D[size_t(d)] * u[at];
-        if (!z.empty()) out *= z[at] / (1 + std::exp(-z[at]));
-        y[at] = out;
-      }
-      for (int64_t n = 0; n < N; ++n) final_state[size_t((b * Dn + d) * N + n)] = h[size_t(n)];
-    }
-  return {Tensor::from_vector_f64(y, Shape{Bn, L, Dn}),
-          Tensor::from_vector_f64(final_state, Shape{Bn, Dn, N})};
+// The scan inputs of a case as the op would hand them to its kernels.
+ScanInputs scan_inputs(const ScanCase& c, const std::vector<Tensor>& in) {
+  const ScanArgs a = unpack(c, in);
+  return {a.u, a.delta, a.A, a.B, a.C, a.D, a.z, a.delta_bias, a.initial_state, c.softplus};
+}
+
+// y and final_state from the plain-loop reference (src/ops/selective_scan.cpp), in the
+// inputs' dtype.
+ScanResult reference_scan(const ScanCase& c, const std::vector<Tensor>& in) {
+  const ScanInputs s = scan_inputs(c, in);
+  const DType dtype = in[0].dtype();
+  ScanResult r{Tensor::empty(Shape{c.B, c.L, c.D}, dtype), Tensor::empty(Shape{c.B, c.D, c.N}, dtype)};
+  selective_scan_reference_forward(s, r.y, r.final_state);
+  return r;
 }
 
 std::vector<Tensor> to_dtype(const std::vector<Tensor>& in, DType dtype) {
@@ -223,14 +204,25 @@ TEST_CASE("selective_scan: hand-computed values") {
                      Tensor::from_vector({4}, {1, 1, 1}), false);
   check_close(r.y, Tensor::from_vector({3.5f, 4.5f}, {1, 2, 1}), 1e-6, "y from a state");
   check_close(r.final_state, Tensor::from_vector({3.5f}, {1, 1, 1}), 1e-6, "final from a state");
+  // The reference, on the same two cases.
+  ScanInputs in{u, delta, A, BC, BC, D, Tensor(), Tensor(), Tensor(), false};
+  Tensor y = Tensor::empty({1, 2, 1}), final_state = Tensor::empty({1, 1, 1});
+  selective_scan_reference_forward(in, y, final_state);
+  check_close(y, Tensor::from_vector({1.5f, 3.5f}, {1, 2, 1}), 1e-6, "reference y");
+  check_close(final_state, Tensor::from_vector({2.5f}, {1, 1, 1}), 1e-6, "reference final state");
+  in.initial_state = Tensor::from_vector({4}, {1, 1, 1});
+  selective_scan_reference_forward(in, y, final_state);
+  check_close(y, Tensor::from_vector({3.5f, 4.5f}, {1, 2, 1}), 1e-6, "reference y from a state");
+  check_close(final_state, Tensor::from_vector({3.5f}, {1, 1, 1}), 1e-6,
+              "reference final from a state");
 }
 
-TEST_CASE("selective_scan: against a naive formula, f64 and f32") {
+TEST_CASE("selective_scan: the CPU op against the reference, f64 and f32") {
   uint64_t seed = 100;
   for (const ScanCase& c : forward_cases()) {
     CAPTURE(c.name);
     const std::vector<Tensor> in = make_inputs(c, seed += 20, false);
-    const NaiveScan want = naive_scan(c, in);
+    const ScanResult want = reference_scan(c, in);
     ScanResult r = scan_of(c, in);
     check_close(r.y, want.y, 1e-13, "y f64");
     check_close(r.final_state, want.final_state, 1e-13, "final state f64");
@@ -348,6 +340,67 @@ TEST_CASE("selective_scan: f32 gradients match f64 ones") {
   const char* names[] = {"du",     "ddelta",      "dA",        "dB",          "dC", "dD",
                          "dz",     "ddelta_bias", "dinitial",  "y",           "final state"};
   for (size_t k = 0; k < g64.size(); ++k) check_close(g32[k], g64[k], 2e-6, names[k]);
+}
+
+namespace {
+// Every input's gradient (and y, final_state) from the fast CPU path and from the
+// reference, for cotangents dy and/or dfinal, both in the inputs' dtype.
+struct BackwardOf {
+  std::vector<Tensor> grads;  // in ScanInputs order; undefined where the case has no input
+};
+BackwardOf scan_backward_with(const ScanCase& c, const std::vector<Tensor>& in, const Tensor& dy,
+                              const Tensor& dfinal, bool fast) {
+  const ScanInputs s = scan_inputs(c, in);
+  auto like = [](const Tensor& t) { return t.defined() ? Tensor::empty(t.shape(), t.dtype()) : Tensor(); };
+  ScanGrads g{like(s.u), like(s.delta), like(s.A), like(s.B), like(s.C), like(s.D), like(s.z),
+              like(s.delta_bias), like(s.initial_state)};
+  if (fast) cpu::selective_scan_backward(s, dy, dfinal, g);
+  else selective_scan_reference_backward(s, dy, dfinal, g);
+  return {{g.u, g.delta, g.A, g.B, g.C, g.D, g.z, g.delta_bias, g.initial_state}};
+}
+}  // namespace
+
+TEST_CASE("selective_scan: the fast CPU backward matches the reference, f64 and f32") {
+  // Lane tails (D not a multiple of 8), checkpoint stretch boundaries (L around 64 and
+  // 128), N = 1, the optional inputs absent, softplus off and past its threshold.
+  std::vector<ScanCase> cases = {
+      {"every input", 2, 13, 11, 4},
+      {"one lane block, L = 64", 1, 64, 8, 3},
+      {"L = 65, D = 9", 2, 65, 9, 2},
+      {"L = 129, D = 17, N = 16", 1, 129, 17, 16},
+      {"L = 1", 3, 1, 10, 4},
+      {"one channel, one state", 1, 12, 1, 1},
+      {"softplus past its threshold", 2, 8, 5, 3},
+      without_optionals({"no optional inputs", 2, 70, 6, 3}),
+  };
+  cases[6].delta_lo = 15;
+  cases[6].delta_hi = 25;
+  ScanCase no_softplus = {"softplus off", 1, 10, 9, 2};
+  no_softplus.softplus = false;
+  cases.push_back(no_softplus);
+  const char* names[] = {"du", "ddelta", "dA", "dB", "dC", "dD", "dz", "ddelta_bias", "dinitial"};
+  uint64_t seed = 9500;
+  for (const ScanCase& c : cases) {
+    CAPTURE(c.name);
+    const std::vector<Tensor> in = make_inputs(c, seed += 20, false);
+    const Tensor dy = random({c.B, c.L, c.D}, seed + 1, -1, 1, false, DType::f64);
+    const Tensor dfinal = random({c.B, c.D, c.N}, seed + 2, -1, 1, false, DType::f64);
+    for (const int which : {0, 1, 2}) {  // dy only, dfinal only, both
+      CAPTURE(which);
+      const Tensor dy_in = which == 1 ? Tensor() : dy, dfinal_in = which == 0 ? Tensor() : dfinal;
+      const BackwardOf want = scan_backward_with(c, in, dy_in, dfinal_in, false);
+      const BackwardOf f64 = scan_backward_with(c, in, dy_in, dfinal_in, true);
+      const std::vector<Tensor> in32 = to_dtype(in, DType::f32);
+      const BackwardOf f32 = scan_backward_with(
+          c, in32, dy_in.defined() ? dy_in.to(DType::f32) : Tensor(),
+          dfinal_in.defined() ? dfinal_in.to(DType::f32) : Tensor(), true);
+      for (size_t k = 0; k < want.grads.size(); ++k) {
+        if (!want.grads[k].defined()) continue;
+        check_close(f64.grads[k], want.grads[k], 1e-12, names[k]);
+        check_close(f32.grads[k], want.grads[k], 1e-5, names[k]);
+      }
+    }
+  }
 }
 
 TEST_CASE("selective_scan: CPU results do not depend on the number of threads") {

@@ -1,7 +1,11 @@
 // Unary family: values known by hand, every op against its formula written again here
-// with <cmath> in double, finite-difference gradients in f64, errors, CUDA against CPU.
+// with <cmath> in double, the fast f32 GELU (src/ops/cpu/unary.cpp) against the reference
+// (unary_reference, src/ops/unary.cpp), finite-difference gradients in f64, errors, CUDA
+// against CPU.
 #include <cmath>
 
+#include "src/ops/cpu/unary.h"
+#include "src/ops/unary.h"
 #include "tests/test_util.h"
 
 using namespace tv3s;
@@ -74,6 +78,31 @@ TEST_CASE("unary: known values") {
   CHECK(sqrt(p).to_vector() == std::vector<float>{0.5f, 1, 2});
   CHECK(rsqrt(p).to_vector() == std::vector<float>{2, 1, 0.5f});
   close(log(p), {-1.3862943611198906, 0, 1.3862943611198906});
+}
+
+TEST_CASE("unary: the reference matches every formula; the fast f32 GELU matches the reference") {
+  for (const UnaryCase& c : cases()) {
+    CAPTURE(unary_op_name(c.op));
+    for (const DType dtype : {DType::f64, DType::f32}) {
+      const Tensor x = inputs_for(c, Shape{3, 41}, 9, dtype, false);
+      Tensor y = Tensor::empty(x.shape(), dtype);
+      unary_reference(c.op, x, y);
+      test::check_close(y, expected(c, x), dtype == DType::f64 ? 1e-14 : 1e-6, "reference");
+    }
+  }
+  // Every tail of the 8 lanes, a chunk boundary (4096) and enough values for threads;
+  // nothing past n is written. Tolerance 1e-6 as the op's f32 against its formula.
+  for (const int64_t n : {1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 4101, 40000}) {
+    CAPTURE(n);
+    const Tensor x = test::random(Shape{n}, uint64_t(n), -6, 6);
+    Tensor want = Tensor::empty(x.shape());
+    unary_reference(UnaryOp::gelu, x, want);
+    std::vector<float> got(size_t(n + 8), 123.f);
+    cpu::gelu_f32(x.data<float>(), got.data(), n);
+    for (size_t i = size_t(n); i < got.size(); ++i) CHECK(got[i] == 123.f);
+    got.resize(size_t(n));
+    test::check_close(Tensor::from_vector(got, Shape{n}), want, 1e-6, "fast gelu");
+  }
 }
 
 TEST_CASE("unary: every op matches its formula (f32 and f64)") {

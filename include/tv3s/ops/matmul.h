@@ -1,5 +1,6 @@
-// Matrix products. CPU: a cache-blocked, packed, OpenMP-parallel GEMM (src/ops/matmul.cpp);
-// CUDA: cuBLAS with f32 accumulation (cuda/matmul.cu).
+// Matrix products. CPU: a cache-blocked, packed, OpenMP-parallel GEMM (src/ops/cpu/gemm.cpp;
+// its plain-loop reference in src/ops/matmul.cpp); CUDA: cuBLAS with f32 accumulation
+// (cuda/matmul.cu).
 #pragma once
 #include <cstdint>
 

@@ -1,13 +1,16 @@
-// Vectorised f32 math for the CPU hot loops: 8 floats at once with GCC/Clang vector
-// extensions (one AVX2 register; portable C++ elsewhere, the compiler splits it).
-// Used where the scalar libm call dominated an op: exp in attention's softmax rows, erf
-// in GELU. Accuracy is stated per function; f64 paths keep the library calls.
+// The vector types and vectorised f32 math of the fast CPU paths (src/ops/cpu/): 8 floats
+// (or 4 doubles) at once with GCC/Clang vector extensions (one AVX2 register; portable C++
+// elsewhere, the compiler splits it). The math is used where the scalar libm call
+// dominated an op: exp in attention's softmax rows and the selective scan, erf in GELU,
+// softplus and SiLU in the scan. Accuracy is stated per function; f64 paths keep the
+// library calls (src/ops/scalar_math.h).
 #pragma once
 #include <cstdint>
 
 namespace tv3s::simd {
 
 typedef float f32x8 __attribute__((vector_size(32)));
+typedef double f64x4 __attribute__((vector_size(32)));
 typedef int32_t i32x8 __attribute__((vector_size(32)));
 
 inline f32x8 splat8(float v) { return f32x8{} + v; }
@@ -54,5 +57,21 @@ inline f32x8 gelu8(f32x8 x) {
   half_erfc = z > 10.f ? splat8(0.f) : half_erfc;     // erfc(10) ≈ 2e-45: zero in f32 (exp8 stops at e^−87)
   return x * (x >= 0.f ? 1.f - half_erfc : half_erfc);
 }
+
+// softplus(v) = max(v, 0) + log1p(w) with w = e^{−|v|} ∈ (0, 1], and
+// log1p(w) = 2·atanh(s) = 2·(s + s³/3 + s⁵/5 + …), s = w / (2 + w) ∈ [0, 1/3]: seven
+// terms leave < 1e-8 relative (the next is ≤ 2·3⁻¹⁵/15). v itself above 20, as
+// ops::softplus.
+inline f32x8 softplus8(f32x8 v) {
+  const f32x8 w = exp8(v < 0.f ? v : -v);
+  const f32x8 s = w / (2.f + w), s2 = s * s;
+  f32x8 series = splat8(1.f / 13);
+  for (const float k : {11.f, 9.f, 7.f, 5.f, 3.f, 1.f}) series = series * s2 + 1.f / k;
+  const f32x8 result = (v > 0.f ? v : splat8(0.f)) + 2.f * s * series;
+  return v > 20.f ? v : result;
+}
+
+// x·SiLU(z) = x·z / (1 + e^{−z}).
+inline f32x8 mul_silu8(f32x8 x, f32x8 z) { return x * z / (1.f + exp8(-z)); }
 
 }  // namespace tv3s::simd
