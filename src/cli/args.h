@@ -1,9 +1,15 @@
 // Command-line parsing shared by the subcommands: flags with values, positional
-// arguments, and usage errors that the command turns into exit code 2.
+// arguments, and usage errors that the command turns into exit code 2; the value kinds
+// every command spells the same way (device, HxW sizes, thread counts); and the timing and
+// memory figures they print (ms, FPS, MiB).
 #pragma once
+#include <chrono>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "tv3s/dtype.h"
 
 namespace tv3s::cli {
 
@@ -23,14 +29,32 @@ class Args {
   std::string value(const std::string& flag);
   // The value as an integer in [lo, hi]; a UsageError otherwise.
   long long integer(const std::string& flag, long long lo, long long hi);
-  // The value as two sizes "<a>x<b>" (e.g. a crop "480x480"), both in [lo, hi]; a
-  // UsageError otherwise, naming the expected `form` ("HxW", "WxH").
-  std::pair<long long, long long> dims(const std::string& flag, const std::string& form, long long lo,
-                                       long long hi);
+  // The value as a size "HxW" (height first, everywhere: "480x853" is 480 rows of 853
+  // pixels), both in [lo, hi]: {H, W}. A UsageError otherwise; it spells out "height x
+  // width" for a non-square value, and says what the swapped size would be when only that
+  // one fits, so a size written width first is not taken silently.
+  std::pair<long long, long long> size(const std::string& flag, long long lo, long long hi);
+  // The value as a device: "cpu" or "cuda" (tv3s::device_name spells it back).
+  Device device(const std::string& flag);
+  // The value as an OpenMP thread count, 1 to 1024.
+  int threads(const std::string& flag) { return int(integer(flag, 1, 1024)); }
 
  private:
   std::vector<std::string> args_;
   size_t pos_ = 0;
 };
+
+// A size "HxW" → {H, W} when both are decimal integers in [lo, hi]; else the usage error's
+// message for `flag` (the parser behind Args::size).
+std::pair<long long, long long> parse_size(const std::string& flag, const std::string& text, long long lo,
+                                           long long hi);
+
+// Timing and memory figures, spelled alike by bench*, segment, eval and train.
+double seconds_since(std::chrono::steady_clock::time_point start);
+double median(std::vector<double> values);  // the upper median of a non-empty list
+int64_t max_rss_bytes();                    // the process's peak resident set, as the OS sees it
+std::string ms(double milliseconds);        // "12.3 ms"
+std::string fps(double frames_per_second);  // "8.30 FPS"
+std::string mib(double bytes, int decimals = 1);  // "12.3 MiB"
 
 }  // namespace tv3s::cli

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "src/cli/args.h"
 #include "src/cli/commands.h"
 #include "tv3s/tv3s.hpp"
 
@@ -20,27 +21,29 @@ namespace {
 
 constexpr int kChain = 64;  // ops per timed repetition
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 }  // namespace
 
 int run_bench_autograd(int argc, char** argv) {
   int64_t elements = 256;
   int reps = 2000;
-  for (int i = 0; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--elements" && i + 1 < argc) elements = std::stoll(argv[++i]);
-    else if (arg == "--reps" && i + 1 < argc) reps = std::stoi(argv[++i]);
-    else if (arg == "--help" || arg == "-h") {
-      std::puts("usage: tv3s bench autograd [--elements N] [--reps N]");
-      return 0;
-    } else {
-      std::fprintf(stderr, "tv3s bench autograd: unknown option '%s'\n", arg.c_str());
-      return 2;
+  Args args(argc, argv);
+  try {
+    while (!args.done()) {
+      const std::string arg = args.next();
+      if (arg == "--elements") {
+        elements = args.integer(arg, 1, int64_t(1) << 40);
+      } else if (arg == "--reps") {
+        reps = int(args.integer(arg, 1, 100000000));
+      } else if (arg == "--help" || arg == "-h") {
+        std::puts("usage: tv3s bench autograd [--elements N] [--reps N]");
+        return 0;
+      } else {
+        throw UsageError{"unknown option '" + arg + "'"};
+      }
     }
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "tv3s bench autograd: %s\n", e.message.c_str());
+    return 2;
   }
   Rng rng(7);
   const Tensor plain = Tensor::uniform(Shape{elements}, rng);

@@ -3,12 +3,12 @@
 // of the chosen variant or on a model file. The same work as `tv3s segment` minus image
 // decoding and file writing. bench/segformer_vs_pytorch.sh runs it beside PyTorch.
 #include <omp.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -32,15 +32,12 @@ const char* kUsage =
     "  to the input size and argmax. Random weights of --arch (TV3S: the official decoder,\n"
     "  E 256, window 20, shift 10) unless --model gives a file. Median and min over --reps.\n";
 
-double now_ms() {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
 }  // namespace
 
 int run_bench_model(int argc, char** argv) {
   Args args(argc, argv);
-  std::string arch = "mit_b1", model_path, device_name = "cpu", mode_name = "frame";
+  std::string arch = "mit_b1", model_path, mode_name = "frame";
+  Device device = Device::CPU;
   long long H = 480, W = 853, classes = 124, reps = 10, warmup = 2;
   bool json = false;
   int threads = omp_get_max_threads();
@@ -57,17 +54,15 @@ int run_bench_model(int argc, char** argv) {
         if (mode_name != "frame" && mode_name != "stream" && mode_name != "clip")
           throw UsageError{"unknown --mode '" + mode_name + "' (frame, stream or clip)"};
       } else if (a == "--size") {
-        const std::string s = args.value(a);
-        if (std::sscanf(s.c_str(), "%lldx%lld", &H, &W) != 2 || H < 29 || W < 29 || H > 8192 || W > 8192)
-          throw UsageError{"--size needs HxW with 29 ≤ H, W ≤ 8192, got '" + s + "'"};
+        std::tie(H, W) = args.size(a, 29, 8192);
       } else if (a == "--classes") {
         classes = args.integer(a, 1, 65536);
       } else if (a == "--model") {
         model_path = args.value(a);
       } else if (a == "--device") {
-        device_name = args.value(a);
+        device = args.device(a);
       } else if (a == "--threads") {
-        threads = int(args.integer(a, 1, 1024));
+        threads = args.threads(a);
       } else if (a == "--reps") {
         reps = args.integer(a, 1, 100000);
       } else if (a == "--warmup") {
@@ -78,13 +73,11 @@ int run_bench_model(int argc, char** argv) {
         throw UsageError{"unknown argument '" + a + "'"};
       }
     }
-    if (device_name != "cpu" && device_name != "cuda")
-      throw UsageError{"unknown --device '" + device_name + "' (cpu or cuda)"};
   } catch (const UsageError& e) {
     std::fprintf(stderr, "tv3s bench model: %s (see tv3s bench model --help)\n", e.message.c_str());
     return 2;
   }
-  const Device device = device_name == "cuda" ? Device::CUDA : Device::CPU;
+  const std::string device_name = tv3s::device_name(device);
   TV3S_CHECK(device == Device::CPU || cuda_available(), "--device cuda: no usable CUDA GPU");
   omp_set_num_threads(threads);
   NoGradGuard no_grad;
@@ -112,19 +105,16 @@ int run_bench_model(int argc, char** argv) {
   };
   for (long long i = 0; i < warmup; ++i) frame();
   reset_peak_memory(device);
-  std::vector<double> ms;
+  std::vector<double> times;  // ms
   for (long long i = 0; i < reps; ++i) {
-    const double t0 = now_ms();
+    const auto t0 = std::chrono::steady_clock::now();
     frame();
-    ms.push_back(now_ms() - t0);
+    times.push_back(1e3 * seconds_since(t0));
   }
-  std::sort(ms.begin(), ms.end());
-  const double median = ms[ms.size() / 2], best = ms.front();
+  const double median = cli::median(times), best = *std::min_element(times.begin(), times.end());
   const MemoryStats mem = memory_stats(device);
   const double params_m = double(parameters) / 1e6;
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  const double max_rss = double(usage.ru_maxrss) * 1024;  // the whole process, as the OS sees it
+  const double max_rss = double(max_rss_bytes());  // the whole process, as the OS sees it
   if (json) {
     nlohmann::json j = {{"model", model.model}, {"backbone", model.backbone},
                         {"classes", model.num_classes}, {"height", H}, {"width", W},
@@ -140,13 +130,13 @@ int run_bench_model(int argc, char** argv) {
                 model_path.empty() ? "random weights" : model_path.c_str(),
                 (long long)model.num_classes, params_m, mode_name.c_str(), H, W, device_name.c_str(),
                 device == Device::CPU ? (", " + std::to_string(threads) + " threads").c_str() : "");
-    std::printf("  per frame: median %.1f ms, min %.1f ms, %.2f FPS (%lld reps)\n", median, best,
-                1000.0 / median, reps);
-    std::printf("  peak tensor memory during a frame: %.1f MiB (weights + activations; reserved %.1f MiB)\n",
-                double(mem.peak_bytes) / 1048576.0, double(mem.reserved_bytes) / 1048576.0);
-    std::printf("  process max RSS: %.1f MiB\n", max_rss / 1048576.0);
+    std::printf("  per frame: median %s, min %s, %s (%lld reps)\n", ms(median).c_str(), ms(best).c_str(),
+                fps(1000.0 / median).c_str(), reps);
+    std::printf("  peak tensor memory during a frame: %s (weights + activations; reserved %s)\n",
+                mib(double(mem.peak_bytes)).c_str(), mib(double(mem.reserved_bytes)).c_str());
+    std::printf("  process max RSS: %s\n", mib(max_rss).c_str());
     if (mode != SegmentMode::frame)
-      std::printf("  carried between frames: %.2f MiB (%s)\n", double(segmenter.state_bytes()) / 1048576.0,
+      std::printf("  carried between frames: %s (%s)\n", mib(double(segmenter.state_bytes()), 2).c_str(),
                   mode == SegmentMode::stream ? "Mamba conv + SSM state, constant" : "the last 10 frames' grid features");
   }
   return 0;

@@ -34,6 +34,7 @@
 #include <cuda_runtime.h>
 #endif
 
+#include "src/cli/args.h"
 #include "src/cli/commands.h"
 #include "src/models/window_partition.h"
 #include "tv3s/tv3s.hpp"
@@ -51,10 +52,6 @@ const char* kUsage =
     "  --quick       small sizes, a few repetitions (seconds; used by the tests)\n"
     "  --json        machine-readable output on stdout instead of the table\n";
 
-double seconds_now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
 // Median seconds per call of `fn`. One warm-up call, then a calibration call that sets
 // how many calls make one repetition (≥ min_rep_seconds), then `reps` repetitions.
 double median_seconds(const std::function<void()>& fn, bool on_gpu, int reps, double min_rep_seconds) {
@@ -63,21 +60,20 @@ double median_seconds(const std::function<void()>& fn, bool on_gpu, int reps, do
   };
   fn();
   sync();
-  double t0 = seconds_now();
+  auto t0 = std::chrono::steady_clock::now();
   fn();
   sync();
-  const double one = std::max(seconds_now() - t0, 1e-7);
+  const double one = std::max(seconds_since(t0), 1e-7);
   const int calls = int(std::clamp(min_rep_seconds / one, 1.0, 10000.0));
   std::vector<double> samples;
   for (int r = 0; r < reps; ++r) {
     sync();
-    t0 = seconds_now();
+    t0 = std::chrono::steady_clock::now();
     for (int c = 0; c < calls; ++c) fn();
     sync();
-    samples.push_back((seconds_now() - t0) / calls);
+    samples.push_back(seconds_since(t0) / calls);
   }
-  std::sort(samples.begin(), samples.end());
-  return samples[samples.size() / 2];
+  return median(samples);
 }
 
 // ---- the CPU peak -------------------------------------------------------------------------
@@ -108,10 +104,10 @@ double measure_cpu_peak(int threads, bool quick) {
   double best = 0;
   for (int round = 0; round < 3; ++round) {
     float sink = 0;
-    const double t0 = seconds_now();
+    const auto t0 = std::chrono::steady_clock::now();
 #pragma omp parallel num_threads(threads) reduction(+ : sink)
     sink += fma_loop(iterations);
-    const double t = seconds_now() - t0;
+    const double t = seconds_since(t0);
     if (sink == 12345.f) std::fputs("", stderr);  // keep the loop alive
     best = std::max(best, double(threads) * double(iterations) * 10 * 16 / t / 1e9);
   }
@@ -297,29 +293,26 @@ std::string cell(double v, const char* format) {
 int run_bench_ops(int argc, char** argv) {
   int threads = omp_get_max_threads();
   bool quick = false, json = false;
-  for (int i = 0; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    } else if (arg == "--quick") {
-      quick = true;
-    } else if (arg == "--json") {
-      json = true;
-    } else if (arg == "--threads") {
-      char* end = nullptr;
-      const long n = i + 1 < argc ? std::strtol(argv[i + 1], &end, 10) : 0;
-      if (i + 1 >= argc || *end != '\0' || n < 1 || n > 4096) {
-        std::fprintf(stderr, "tv3s bench ops: --threads needs a positive integer, got '%s'\n",
-                     i + 1 < argc ? argv[i + 1] : "");
-        return 2;
+  Args args(argc, argv);
+  try {
+    while (!args.done()) {
+      const std::string arg = args.next();
+      if (arg == "--help" || arg == "-h") {
+        std::fputs(kUsage, stdout);
+        return 0;
+      } else if (arg == "--quick") {
+        quick = true;
+      } else if (arg == "--json") {
+        json = true;
+      } else if (arg == "--threads") {
+        threads = args.threads(arg);
+      } else {
+        throw UsageError{"unknown option '" + arg + "'"};
       }
-      threads = int(n);
-      ++i;
-    } else {
-      std::fprintf(stderr, "tv3s bench ops: unknown option '%s' (see tv3s bench ops --help)\n", arg.c_str());
-      return 2;
     }
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "tv3s bench ops: %s (see tv3s bench ops --help)\n", e.message.c_str());
+    return 2;
   }
   omp_set_num_threads(threads);
   NoGradGuard no_grad;

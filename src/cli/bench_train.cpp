@@ -3,7 +3,6 @@
 // pass and the AdamW update — in clips/s, with the peak tensor memory and the process's
 // max RSS. Random weights and data: speed does not depend on the values.
 #include <omp.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -35,10 +34,6 @@ const char* kUsage =
     "random clips of 4 frames. Defaults: TV3S-B1, 480x480, batch 2, 124 classes (the\n"
     "official VSPW recipe).\n";
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
 }  // namespace
 
 int run_bench_train(int argc, char** argv) {
@@ -46,7 +41,7 @@ int run_bench_train(int argc, char** argv) {
   ModelConfig config;
   config.model = "tv3s", config.backbone = "mit_b1", config.num_classes = 124;
   long long H = 480, W = 480, batch = 2, reps = 5, warmup = 1;
-  std::string device_name = "cpu";
+  Device device = Device::CPU;
   int threads = omp_get_max_threads();
   bool json = false;
   try {
@@ -62,7 +57,7 @@ int run_bench_train(int argc, char** argv) {
       } else if (a == "--arch") {
         config.backbone = args.value(a);
       } else if (a == "--crop") {
-        std::tie(H, W) = args.dims(a, "HxW", 32, 4096);
+        std::tie(H, W) = args.size(a, 32, 4096);
       } else if (a == "--batch") {
         batch = args.integer(a, 1, 1024);
       } else if (a == "--embed-dim") {
@@ -73,11 +68,9 @@ int run_bench_train(int argc, char** argv) {
       } else if (a == "--classes") {
         config.num_classes = args.integer(a, 1, 254);
       } else if (a == "--device") {
-        device_name = args.value(a);
-        if (device_name != "cpu" && device_name != "cuda")
-          throw UsageError{"unknown --device '" + device_name + "' (cpu or cuda)"};
+        device = args.device(a);
       } else if (a == "--threads") {
-        threads = int(args.integer(a, 1, 1024));
+        threads = args.threads(a);
       } else if (a == "--reps") {
         reps = args.integer(a, 1, 100000);
       } else if (a == "--warmup") {
@@ -93,7 +86,7 @@ int run_bench_train(int argc, char** argv) {
     return 2;
   }
   mit_config(config.backbone);  // an unknown variant is an error naming the known ones
-  const Device device = device_name == "cuda" ? Device::CUDA : Device::CPU;
+  const std::string device_name = tv3s::device_name(device);
   TV3S_CHECK(device == Device::CPU || cuda_available(), "--device cuda: no usable CUDA GPU");
   omp_set_num_threads(threads);
 
@@ -126,12 +119,9 @@ int run_bench_train(int argc, char** argv) {
     iteration();
     seconds.push_back(seconds_since(t0));
   }
-  std::sort(seconds.begin(), seconds.end());
-  const double median = seconds[seconds.size() / 2];
+  const double median = cli::median(seconds);
   const MemoryStats mem = memory_stats(device);
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  const double max_rss = double(usage.ru_maxrss) * 1024;
+  const double max_rss = double(max_rss_bytes());
   if (json) {
     nlohmann::json j = {{"model", config.model}, {"backbone", config.backbone}, {"embed_dim", config.embed_dim},
                         {"classes", config.num_classes}, {"crop_h", H}, {"crop_w", W}, {"batch", batch},
@@ -148,8 +138,8 @@ int run_bench_train(int argc, char** argv) {
                 device_name.c_str(), device == Device::CPU ? (", " + std::to_string(threads) + " threads").c_str() : "");
     std::printf("  iteration (forward + loss + backward + AdamW): median %.3f s, %.3f clips/s (%lld reps)\n",
                 median, double(batch) / median, reps);
-    std::printf("  peak tensor memory: %.1f MiB; process max RSS: %.1f MiB\n", double(mem.peak_bytes) / 1048576.0,
-                max_rss / 1048576.0);
+    std::printf("  peak tensor memory: %s; process max RSS: %s\n", mib(double(mem.peak_bytes)).c_str(),
+                mib(max_rss).c_str());
   }
   return 0;
 }

@@ -14,7 +14,6 @@
 // With several videos each gets a subfolder named after it. Files are written atomically.
 // Progress goes to stderr on a terminal; --json writes a summary (frames, FPS, memory).
 #include <omp.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -74,7 +73,8 @@ namespace fs = std::filesystem;
 struct Options {
   std::vector<std::string> inputs;
   std::string model, mode, out_dir, overlay_dir, logits_dir, y4m_out, json, palette;
-  std::string device = "cpu", resize = "none", yuv_matrix = "auto", yuv_range = "auto";
+  std::string resize = "none", yuv_matrix = "auto", yuv_range = "auto";
+  Device device = Device::CPU;
   float alpha = 0.5f;
   bool quiet = false;
 };
@@ -95,8 +95,8 @@ Options parse(int argc, char** argv) {
     else if (a == "--resize") o.resize = args.value(a);
     else if (a == "--yuv-matrix") o.yuv_matrix = args.value(a);
     else if (a == "--yuv-range") o.yuv_range = args.value(a);
-    else if (a == "--device") o.device = args.value(a);
-    else if (a == "--threads") omp_set_num_threads(int(args.integer(a, 1, 1024)));
+    else if (a == "--device") o.device = args.device(a);
+    else if (a == "--threads") omp_set_num_threads(args.threads(a));
     else if (a == "--quiet") o.quiet = true;
     else if (a == "--alpha") {
       const std::string v = args.value(a);
@@ -115,8 +115,6 @@ Options parse(int argc, char** argv) {
   o.inputs.assign(positional.begin() + 1, positional.end());
   if (!o.mode.empty() && o.mode != "frame" && o.mode != "stream" && o.mode != "clip")
     throw UsageError{"unknown --mode '" + o.mode + "' (stream, clip or frame)"};
-  if (o.device != "cpu" && o.device != "cuda")
-    throw UsageError{"unknown --device '" + o.device + "' (cpu or cuda)"};
   if (o.resize != "none" && o.resize != "vspw" && o.resize != "cityscapes")
     throw UsageError{"unknown --resize '" + o.resize + "' (none, vspw or cityscapes)"};
   try {
@@ -139,12 +137,6 @@ std::string output_dir(const std::string& root, const io::VideoInput& video, siz
   const std::string dir = videos == 1 ? root : (fs::path(root) / video.name).string();
   io::make_output_folder(dir);
   return dir;
-}
-
-int64_t max_rss_bytes() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return int64_t(usage.ru_maxrss) * 1024;
 }
 
 // The overlay stream, opened at the first frame (the stream's size is that frame's). A
@@ -220,7 +212,7 @@ int run_segment(int argc, char** argv) {
 
   // A closed pipe (ffmpeg gone) must be a write error with a message, not a silent kill.
   if (o.y4m_out == "-") std::signal(SIGPIPE, SIG_IGN);
-  const Device device = o.device == "cuda" ? Device::CUDA : Device::CPU;
+  const Device device = o.device;
   TV3S_CHECK(device == Device::CPU || cuda_available(), "--device cuda: no usable CUDA GPU");
   const io::YuvMatrix matrix = io::parse_yuv_matrix(o.yuv_matrix);
   const io::YuvRange range = io::parse_yuv_range(o.yuv_range);
@@ -309,7 +301,7 @@ int run_segment(int argc, char** argv) {
       {"ms_per_frame", frames > 0 ? 1000.0 * seconds / double(frames) : 0.0},
       {"mode", segment_mode_name(segmenter.mode())},
       {"resize", test_resize_name(segmenter.resize())},
-      {"device", o.device},
+      {"device", device_name(device)},
       {"threads", device == Device::CPU ? omp_get_max_threads() : 0},
       {"state_bytes", int64_t(segmenter.state_bytes())},
       {"peak_tensor_bytes", int64_t(memory_stats(device).peak_bytes)},
@@ -318,11 +310,11 @@ int run_segment(int argc, char** argv) {
   if (o.json == "-") std::printf("%s\n", summary.dump(2).c_str());
   else if (!o.json.empty()) io::write_file_atomic(o.json, summary.dump(2) + "\n");
   if (!o.quiet)
-    std::fprintf(stderr, "tv3s segment: %lld frames in %.1f s (%.2f FPS, %s mode), carried state "
-                 "%.2f MiB, peak tensor memory %.1f MiB\n",
-                 (long long)frames, seconds, summary["fps"].get<double>(),
-                 segment_mode_name(segmenter.mode()), double(segmenter.state_bytes()) / 1048576.0,
-                 double(memory_stats(device).peak_bytes) / 1048576.0);
+    std::fprintf(stderr, "tv3s segment: %lld frames in %.1f s (%s, %s mode), carried state %s, peak "
+                 "tensor memory %s\n",
+                 (long long)frames, seconds, fps(summary["fps"].get<double>()).c_str(),
+                 segment_mode_name(segmenter.mode()), mib(double(segmenter.state_bytes()), 2).c_str(),
+                 mib(double(memory_stats(device).peak_bytes)).c_str());
   return 0;
 }
 

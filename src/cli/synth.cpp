@@ -17,7 +17,7 @@ namespace tv3s::cli {
 namespace {
 
 const char* kUsage =
-    "usage: tv3s synth --out DIR [--videos N] [--val N] [--test N] [--frames N] [--size WxH]\n"
+    "usage: tv3s synth --out DIR [--videos N] [--val N] [--test N] [--frames N] [--size HxW]\n"
     "                  [--seed S] [--jpeg-quality Q] [--png] [--force] [--quiet]\n"
     "  --out DIR          where to write: DIR/{train,val,test}.txt, DIR/classes.json,\n"
     "                     DIR/data/<video>/origin/<%08d>.jpg and mask/<%08d>.png (VSPW layout)\n"
@@ -25,27 +25,14 @@ const char* kUsage =
     "  --val N            validation videos (default 2)\n"
     "  --test N           test videos, with masks (default 2)\n"
     "  --frames N         frames per video (default 32; mVC needs more than 16)\n"
-    "  --size WxH         frame size in pixels, 32x32 to 4096x4096 (default 128x128)\n"
+    "  --size HxW         frame size in pixels, height x width, 32x32 to 4096x4096\n"
+    "                     (default 128x128)\n"
     "  --seed S           random seed, 0 to 2^64-1 (default 0): same seed, same files\n"
     "  --jpeg-quality Q   quality of the JPEG frames, 1 to 100 (default 95)\n"
     "  --png              lossless PNG frames instead of JPEG\n"
     "  --force            write into a folder that is not empty (replaces an earlier dataset's\n"
     "                     split files, classes.json and data/<video> folders of the same names)\n"
     "  --quiet            no per-video lines (the summary line stays)\n";
-
-// "128x128" → width, height; a UsageError for anything else.
-void parse_size(const std::string& text, int& width, int& height) {
-  const size_t x = text.find('x');
-  const auto number = [&](const std::string& part, int& out) {
-    char* end = nullptr;
-    const long v = std::strtol(part.c_str(), &end, 10);
-    if (part.empty() || *end != '\0' || part[0] == '-' || part[0] == '+' || v > 1000000) return false;
-    out = int(v);
-    return true;
-  };
-  if (x == std::string::npos || !number(text.substr(0, x), width) || !number(text.substr(x + 1), height))
-    throw UsageError{"--size needs WIDTHxHEIGHT (e.g. 128x128), got '" + text + "'"};
-}
 
 uint64_t parse_seed(const std::string& text) {
   char* end = nullptr;
@@ -80,7 +67,8 @@ int run_synth(int argc, char** argv) {
       } else if (a == "--frames") {
         options.frames = args.integer(a, 1, data::kSynthMaxFrames);
       } else if (a == "--size") {
-        parse_size(args.value(a), options.width, options.height);
+        const auto [height, width] = args.size(a, data::kSynthMinSide, data::kSynthMaxSide);
+        options.height = int(height), options.width = int(width);
       } else if (a == "--seed") {
         options.seed = parse_seed(args.value(a));
       } else if (a == "--jpeg-quality") {
@@ -113,12 +101,12 @@ int run_synth(int argc, char** argv) {
                 split.c_str(), (long long)options.frames);
     std::fflush(stdout);
   });
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds = seconds_since(start);
   const int64_t videos = options.train_videos + options.val_videos + options.test_videos;
-  std::printf("tv3s synth: %lld videos (%lld train, %lld val, %lld test) x %lld frames of %dx%d, "
+  std::printf("tv3s synth: %lld videos (%lld train, %lld val, %lld test) x %lld frames of %dx%d (HxW), "
               "%lld classes, seed %llu -> %s (%.1f s)\n",
               (long long)videos, (long long)options.train_videos, (long long)options.val_videos,
-              (long long)options.test_videos, (long long)options.frames, options.width, options.height,
+              (long long)options.test_videos, (long long)options.frames, options.height, options.width,
               (long long)data::synth_classes().size(), (unsigned long long)options.seed, out.c_str(),
               seconds);
   return 0;

@@ -71,11 +71,13 @@ int run_train(int argc, char** argv) {
         flags.emplace_back(a, "");
       } else if (a == "--stop-after") {
         run.stop_after = args.integer(a, 1, 1LL << 40);
-      } else if (a == "--data" || a == "--dataset" || a == "--device" || a == "--precision" ||
+      } else if (a == "--device") {
+        flags.emplace_back(a, device_name(args.device(a)));
+      } else if (a == "--data" || a == "--dataset" || a == "--precision" ||
                  a == "--pretrained" || a == "--init") {
         flags.emplace_back(a, args.value(a));
       } else if (a == "--crop") {
-        crop = args.dims(a, "HxW", 32, 8192);
+        crop = args.size(a, 32, 8192);
       } else if (a == "--iters" || a == "--batch" || a == "--val-every" || a == "--val-videos" ||
                  a == "--checkpoint-every") {
         flags.emplace_back(a, std::to_string(args.integer(a, a == "--val-every" || a == "--val-videos" ? 0 : 1,

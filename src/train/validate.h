@@ -3,6 +3,7 @@
 // (VC_perclip). Clip mode is the official evaluation (model-spec §8.1; identical to the
 // training-mode forward without dropout, training-spec §9); stream mode is faster on long
 // videos. Frames are used at their own size (no test resize): what the model trains on.
+// The loop is `tv3s eval`'s (src/eval/evaluate.h), run on the training model's weights.
 #pragma once
 #include <string>
 

@@ -60,7 +60,7 @@ std::map<std::string, std::string> tree(const std::string& root) {
 }
 
 std::string dataset_flags(const std::string& dir) {
-  return "synth --out " + dir + " --videos 2 --val 1 --test 1 --frames 3 --size 64x48 --quiet";
+  return "synth --out " + dir + " --videos 2 --val 1 --test 1 --frames 3 --size 48x64 --quiet";
 }
 
 }  // namespace
@@ -116,7 +116,7 @@ TEST_CASE("synth: VSPW layout, read back with the project's readers") {
   const auto r = run_tv3s(dataset_flags(root));
   REQUIRE(r.exit_code == 0);
   const std::string summary =
-      "tv3s synth: 4 videos (2 train, 1 val, 1 test) x 3 frames of 64x48, 9 classes, seed 0 -> " + root;
+      "tv3s synth: 4 videos (2 train, 1 val, 1 test) x 3 frames of 48x64 (HxW), 9 classes, seed 0 -> " + root;
   CHECK(r.output.rfind(summary + " (", 0) == 0);
   CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
 
@@ -158,7 +158,7 @@ TEST_CASE("synth: VSPW layout, read back with the project's readers") {
 
   // The masks are the in-memory labels; --png frames are the in-memory pixels exactly.
   const auto png = run_tv3s("synth --out " + dir.file("png") + " --videos 1 --val 0 --test 0 --frames 4 "
-                            "--size 64x48 --png --seed 3 --quiet");
+                            "--size 48x64 --png --seed 3 --quiet");
   REQUIRE(png.exit_code == 0);
   data::SynthOptions o = tiny(3);
   o.frames = 4;
@@ -230,13 +230,13 @@ TEST_CASE("synth: bad flag values are usage errors (exit 2) and create nothing")
   const std::string out = dir.file("out");
   const std::string synth = "synth --out " + out + " ";
   const std::string seed_range = "--seed needs an integer in [0, 18446744073709551615], got ";
-  const std::string size_range = ": must be 32x32 to 4096x4096 pixels, so that the shapes fit";
+  const std::string size_range = "--size needs HxW (height x width) with both in [32, 4096], got ";
   const std::pair<std::string, std::string> cases[] = {
       {"synth", "needs --out DIR"},
-      {synth + "--size 16x16", "frame size 16x16" + size_range},
-      {synth + "--size 5000x64", "frame size 5000x64" + size_range},
-      {synth + "--size 64", "--size needs WIDTHxHEIGHT (e.g. 128x128), got '64'"},
-      {synth + "--size 64x-4", "--size needs WIDTHxHEIGHT (e.g. 128x128), got '64x-4'"},
+      {synth + "--size 16x16", size_range + "'16x16'"},
+      {synth + "--size 5000x64", size_range + "'5000x64' (read as 5000 high, 64 wide)"},
+      {synth + "--size 64", size_range + "'64'"},
+      {synth + "--size 64x-4", size_range + "'64x-4'"},
       {synth + "--frames 0", "--frames needs an integer in [1, 100000], got '0'"},
       {synth + "--videos 0 --val 0 --test 0", "no videos to make: train, val and test counts are all 0"},
       {synth + "--videos -1", "--videos needs an integer in [0, 100000], got '-1'"},
@@ -290,7 +290,7 @@ TEST_CASE("synth: unusable or occupied output folders are errors (exit 1); --for
   // --force over an earlier, different dataset: the videos it writes are replaced whole
   // (no stale frames), the user's files stay.
   const auto before = tree(out);
-  REQUIRE(run_tv3s("synth --out " + out + " --videos 1 --val 0 --test 0 --frames 2 --size 64x48 --seed 5 "
+  REQUIRE(run_tv3s("synth --out " + out + " --videos 1 --val 0 --test 0 --frames 2 --size 48x64 --seed 5 "
                    "--quiet --force").exit_code == 0);
   const auto after = tree(out);
   CHECK(read_bytes(out + "/notes.txt") == "mine");
