@@ -41,7 +41,7 @@ std::pair<long long, long long> parse_size(const std::string& flag, const std::s
       x != std::string::npos && number(text.substr(0, x), h) && number(text.substr(x + 1), w);
   auto fits = [&](long long v) { return v >= lo && v <= hi; };
   if (parsed && fits(h) && fits(w)) return {h, w};
-  std::string message = flag + " needs HxW (height x width) with both in [" + std::to_string(lo) + ", " +
+  std::string message = flag + " needs HxW with both in [" + std::to_string(lo) + ", " +
                         std::to_string(hi) + "], got '" + text + "'";
   // Sizes were once written width first (`tv3s synth --size WxH`): say which way round
   // a non-square size was read.

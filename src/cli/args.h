@@ -30,9 +30,9 @@ class Args {
   // The value as an integer in [lo, hi]; a UsageError otherwise.
   long long integer(const std::string& flag, long long lo, long long hi);
   // The value as a size "HxW" (height first, everywhere: "480x853" is 480 rows of 853
-  // pixels), both in [lo, hi]: {H, W}. A UsageError otherwise; it spells out "height x
-  // width" for a non-square value, and says what the swapped size would be when only that
-  // one fits, so a size written width first is not taken silently.
+  // pixels), both in [lo, hi]: {H, W}. A UsageError otherwise ("X", "*", signs, a third
+  // number are refused); for a non-square value it says "read as H high, W wide", so a
+  // size written width first (synth's old spelling) shows which way it was taken.
   std::pair<long long, long long> size(const std::string& flag, long long lo, long long hi);
   // The value as a device: "cpu" or "cuda" (tv3s::device_name spells it back).
   Device device(const std::string& flag);

@@ -23,7 +23,7 @@ void check_usage(const std::string& args, const std::string& message) {
 }  // namespace
 
 TEST_CASE("cli args: sizes are HxW everywhere; other spellings are refused with the form") {
-  const std::string crop = "--crop needs HxW (height x width) with both in [32, 4096], got ";
+  const std::string crop = "--crop needs HxW with both in [32, 4096], got ";
   check_usage("bench train --crop 480", "tv3s bench train: " + crop + "'480' (see tv3s bench train --help)\n");
   check_usage("bench train --crop 480X480", "tv3s bench train: " + crop + "'480X480' (see tv3s bench train --help)\n");
   check_usage("bench train --crop 480*480", "tv3s bench train: " + crop + "'480*480' (see tv3s bench train --help)\n");
@@ -34,15 +34,15 @@ TEST_CASE("cli args: sizes are HxW everywhere; other spellings are refused with 
   check_usage("bench train --crop 5000x480",
               "tv3s bench train: " + crop + "'5000x480' (read as 5000 high, 480 wide) (see tv3s bench train --help)\n");
   check_usage("bench model --size 10x10",
-              "tv3s bench model: --size needs HxW (height x width) with both in [29, 8192], got '10x10' "
+              "tv3s bench model: --size needs HxW with both in [29, 8192], got '10x10' "
               "(see tv3s bench model --help)\n");
   check_usage("bench model --size 480x853junk",
-              "tv3s bench model: --size needs HxW (height x width) with both in [29, 8192], got '480x853junk' "
+              "tv3s bench model: --size needs HxW with both in [29, 8192], got '480x853junk' "
               "(see tv3s bench model --help)\n");
-  check_usage("train --out x --crop 480x", "tv3s train: --crop needs HxW (height x width) with both in [32, 8192], "
+  check_usage("train --out x --crop 480x", "tv3s train: --crop needs HxW with both in [32, 8192], "
                                            "got '480x' (see tv3s train --help)\n");
   check_usage("synth --out x --size 20x64",
-              "tv3s synth: --size needs HxW (height x width) with both in [32, 4096], got '20x64' (read as 20 high, "
+              "tv3s synth: --size needs HxW with both in [32, 4096], got '20x64' (read as 20 high, "
               "64 wide) (see tv3s synth --help)\n");
   check_usage("bench train --crop", "tv3s bench train: --crop needs a value (see tv3s bench train --help)\n");
 }

@@ -230,7 +230,7 @@ TEST_CASE("synth: bad flag values are usage errors (exit 2) and create nothing")
   const std::string out = dir.file("out");
   const std::string synth = "synth --out " + out + " ";
   const std::string seed_range = "--seed needs an integer in [0, 18446744073709551615], got ";
-  const std::string size_range = "--size needs HxW (height x width) with both in [32, 4096], got ";
+  const std::string size_range = "--size needs HxW with both in [32, 4096], got ";
   const std::pair<std::string, std::string> cases[] = {
       {"synth", "needs --out DIR"},
       {synth + "--size 16x16", size_range + "'16x16'"},
