@@ -135,7 +135,7 @@ def align(w, h, size_divisor=32):
             int(np.ceil(h / size_divisor)) * size_divisor)
 
 
-def test_input_size(rule, w, h):
+def network_input_size(rule, w, h):
     if rule == "none":
         return w, h
     if rule == "vspw":
@@ -171,13 +171,13 @@ def rule_fixtures():
              (1, 400), (400, 1), (1, 2000), (3000, 1), (65535, 2)]
     for rule in ("none", "vspw", "cityscapes"):
         for w, h in sizes:
-            size = test_input_size(rule, w, h)
+            size = network_input_size(rule, w, h)
             table.append({"rule": rule, "width": w, "height": h,
                           "expected": None if size is None else list(size)})
     write_json_lines(out("test_sizes.json"), table)
     # The cases the test prints: 480x853 -> 864x480 and 2048x1024 -> 1024x512.
-    assert test_input_size("vspw", 853, 480) == (864, 480)
-    assert test_input_size("cityscapes", 2048, 1024) == (1024, 512)
+    assert network_input_size("vspw", 853, 480) == (864, 480)
+    assert network_input_size("cityscapes", 2048, 1024) == (1024, 512)
 
     rules = []
     for rule, w, h in [("vspw", 853, 480), ("vspw", 640, 360), ("vspw", 480, 853),

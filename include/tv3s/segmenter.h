@@ -35,7 +35,7 @@
 
 namespace tv3s {
 
-class Tv3s;       // src/models/tv3s.h
+class Tv3s;       // src/models/tv3s_model.h
 class Segformer;  // src/models/segformer.h
 class Weights;    // src/nn/weights.h
 struct ModelConfig;
@@ -50,11 +50,20 @@ const char* segment_mode_name(SegmentMode mode);
 // The frames of clip mode's clip for target frame i ≥ 3 (oldest first), model-spec §8.1.
 std::vector<int64_t> official_clip(int64_t i);
 
-// The official test-time resize (src/pipeline/official_resize.h has the rules).
-enum class TestResize { none, vspw, cityscapes };
+// How a frame is resized into the network input: not at all, or as the official test
+// pipelines of VSPW and Cityscapes do (src/pipeline/official_resize.h has the rules).
+enum class InputResize { none, vspw, cityscapes };
 // "none" | "vspw" | "cityscapes"; throws an Error otherwise.
-TestResize parse_test_resize(const std::string& name);
-const char* test_resize_name(TestResize rule);
+InputResize parse_input_resize(const std::string& name);
+const char* input_resize_name(InputResize rule);
+// The names before 0.2 ("test" meant test-time), kept for one release.
+using TestResize [[deprecated("renamed InputResize")]] = InputResize;
+[[deprecated("renamed parse_input_resize")]] inline InputResize parse_test_resize(const std::string& name) {
+  return parse_input_resize(name);
+}
+[[deprecated("renamed input_resize_name")]] inline const char* test_resize_name(InputResize rule) {
+  return input_resize_name(rule);
+}
 
 // A frame as 8-bit RGB, row-major, 3 bytes per pixel, `stride` bytes from one row to the
 // next (0: width·3). The pixels are read during the call, not kept.
@@ -68,7 +77,7 @@ struct SegmenterOptions {
   std::optional<SegmentMode> mode;  // default: stream for a TV3S model, frame for SegFormer
   Device device = Device::CPU;
   int64_t videos = 1;               // videos segmented side by side (one batch)
-  TestResize resize = TestResize::none;
+  InputResize resize = InputResize::none;
 };
 
 struct Segmentation {
@@ -107,8 +116,8 @@ class Segmenter {
   void reset(int64_t video = -1);
 
   SegmentMode mode() const { return mode_; }
-  TestResize resize() const { return resize_; }
-  void set_resize(TestResize rule);  // only between videos: every frame index must be 0
+  InputResize resize() const { return resize_; }
+  void set_resize(InputResize rule);  // only between videos: every frame index must be 0
   int64_t videos() const { return int64_t(frame_index_.size()); }
   int64_t frame_index(int64_t video) const { return frame_index_.at(size_t(video)); }
   // What is carried between frames: the decoder state (stream) or the kept frame
@@ -124,7 +133,7 @@ class Segmenter {
   Tensor push_clip(const Tv3sOutput& frame);
 
   SegmentMode mode_;
-  TestResize resize_ = TestResize::none;
+  InputResize resize_ = InputResize::none;
   std::shared_ptr<const Tv3s> tv3s_;
   std::shared_ptr<const Segformer> segformer_;  // the per-frame path (also inside tv3s_)
   std::vector<int64_t> frame_index_;            // frames seen per video since its reset

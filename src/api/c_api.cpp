@@ -120,9 +120,9 @@ tv3s::SegmenterOptions segmenter_options(const tv3s_options& o) {
     default: invalid(tv3s::str(where, "device is ", o.device, " (0 cpu, 1 cuda)"));
   }
   switch (o.resize) {
-    case TV3S_RESIZE_NONE: options.resize = tv3s::TestResize::none; break;
-    case TV3S_RESIZE_VSPW: options.resize = tv3s::TestResize::vspw; break;
-    case TV3S_RESIZE_CITYSCAPES: options.resize = tv3s::TestResize::cityscapes; break;
+    case TV3S_RESIZE_NONE: options.resize = tv3s::InputResize::none; break;
+    case TV3S_RESIZE_VSPW: options.resize = tv3s::InputResize::vspw; break;
+    case TV3S_RESIZE_CITYSCAPES: options.resize = tv3s::InputResize::cityscapes; break;
     default: invalid(tv3s::str(where, "resize is ", o.resize, " (0 none, 1 vspw, 2 cityscapes)"));
   }
   if (o.videos < 0) invalid(tv3s::str(where, "videos is ", o.videos, " (at least 1; 0 means 1)"));

@@ -227,7 +227,7 @@ int run_segment(int argc, char** argv) {
   SegmenterOptions options;
   if (!o.mode.empty()) options.mode = parse_segment_mode(o.mode);
   options.device = device;
-  options.resize = parse_test_resize(o.resize);
+  options.resize = parse_input_resize(o.resize);
   const data::ClassTable classes = o.palette.empty()
                                        ? data::classes_of(file.config.num_classes, file.config.class_names, file.config.palette)
                                        : data::class_table_by_name(o.palette, file.config.num_classes);
@@ -300,7 +300,7 @@ int run_segment(int argc, char** argv) {
       {"fps", seconds > 0 ? double(frames) / seconds : 0.0},
       {"ms_per_frame", frames > 0 ? 1000.0 * seconds / double(frames) : 0.0},
       {"mode", segment_mode_name(segmenter.mode())},
-      {"resize", test_resize_name(segmenter.resize())},
+      {"resize", input_resize_name(segmenter.resize())},
       {"device", device_name(device)},
       {"threads", device == Device::CPU ? omp_get_max_threads() : 0},
       {"state_bytes", int64_t(segmenter.state_bytes())},

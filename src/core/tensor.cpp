@@ -1,6 +1,6 @@
 // The Tensor itself: allocation, metadata, raw access and argument checks. What needs an
 // op to run lives with the ops: filled and host-initialised tensors, host copies and clone
-// in src/ops/tensor_values.cpp; conversions (to/cast/copy) in src/ops/convert.cpp; views in
+// in src/ops/tensor_values.cpp; conversions (to/cast/copy) in src/ops/cast.cpp; views in
 // src/ops/view.cpp; the autograd side in src/autograd/.
 #include "tv3s/tensor.h"
 

@@ -33,7 +33,7 @@ std::vector<Protocol> plan_protocols(const std::string& protocol, const std::str
     Protocol p;
     p.name = name;
     const bool official = name == "official";
-    p.resize = official ? (cityscapes ? TestResize::cityscapes : TestResize::vspw) : TestResize::none;
+    p.resize = official ? (cityscapes ? InputResize::cityscapes : InputResize::vspw) : InputResize::none;
     const bool clips = official || stream_mode == "clip";
     p.mode = !tv3s ? SegmentMode::frame : clips ? SegmentMode::clip : SegmentMode::stream;
     if (!save_dir.empty()) p.save_dir = names.size() > 1 ? (fs::path(save_dir) / name).string() : save_dir;
@@ -70,7 +70,7 @@ namespace {
 struct Run {
   ProtocolResult result;
   std::unique_ptr<Segmenter> segmenter;  // null when scoring saved predictions
-  TestResize resize = TestResize::none;
+  InputResize resize = InputResize::none;
   std::vector<int> context;  // Cityscapes: EvalFrame::context entries fed before the target
   std::unique_ptr<IouAccumulator> iou;
   VcAccumulator vc;
@@ -106,7 +106,7 @@ io::LabelMap predict(Run& run, const io::Image& image, const std::vector<io::Ima
     // outputs are not needed, so they stop at the head (no resize back, no argmax).
     seg.reset();
     for (int k : run.context)
-      seg.push(normalize_image(apply_test_resize(run.resize, context_images[size_t(k)]), device), false);
+      seg.push(normalize_image(apply_input_resize(run.resize, context_images[size_t(k)]), device), false);
   }
   const Segmentation out = seg.segment({{image.rgb.data(), image.width, image.height, 0}});
   io::LabelMap map = to_label_map(out.labels);
@@ -170,7 +170,7 @@ std::vector<ProtocolResult> evaluate_set(const EvalSet& set, const Model& model,
     else run.segmenter = std::make_unique<Segmenter>(model.segformer, 1);
     run.segmenter->set_resize(run.resize);
     run.result.mode = segment_mode_name(model.tv3s ? p.mode : SegmentMode::frame);
-    run.result.resize = test_resize_name(run.resize);
+    run.result.resize = input_resize_name(run.resize);
     if (cityscapes && model.tv3s) {  // positions in options.context
       const std::vector<int> own = cityscapes_context(p.mode);
       for (size_t k = 0; k < options.context.size(); ++k)

@@ -38,7 +38,7 @@
 #include "src/data/eval_dataset.h"
 #include "src/eval/report.h"
 #include "src/models/segformer.h"
-#include "src/models/tv3s.h"
+#include "src/models/tv3s_model.h"
 #include "tv3s/segmenter.h"
 
 namespace tv3s::eval {
@@ -47,7 +47,7 @@ namespace tv3s::eval {
 struct Protocol {
   std::string name;  // "official", "stream" (training's validation: "val")
   SegmentMode mode = SegmentMode::stream;  // frame for a per-frame SegFormer
-  TestResize resize = TestResize::none;
+  InputResize resize = InputResize::none;
   std::string save_dir;  // palette PNGs of the predictions; "" = not saved
 };
 

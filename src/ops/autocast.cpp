@@ -14,7 +14,7 @@
 #include "src/ops/autocast.h"
 
 #include "tv3s/error.h"
-#include "tv3s/ops/convert.h"
+#include "tv3s/ops/cast.h"
 
 namespace tv3s {
 namespace {

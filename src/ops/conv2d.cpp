@@ -33,7 +33,7 @@
 #include "src/ops/autocast.h"
 #include "tv3s/autograd.h"
 #include "tv3s/ops/conv.h"
-#include "tv3s/ops/layout.h"
+#include "tv3s/ops/movement.h"
 #include "tv3s/ops/matmul.h"
 
 namespace tv3s {

@@ -26,7 +26,7 @@
 #include "src/core/dispatch.h"
 #include "src/core/parallel.h"
 #include "tv3s/autograd.h"
-#include "tv3s/ops/convert.h"
+#include "tv3s/ops/cast.h"
 
 namespace tv3s {
 namespace {

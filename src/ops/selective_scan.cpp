@@ -46,7 +46,7 @@
 #include "src/ops/selective_scan.h"
 #include "src/ops/scalar_math.h"
 #include "tv3s/autograd.h"
-#include "tv3s/ops/convert.h"
+#include "tv3s/ops/cast.h"
 
 namespace tv3s {
 namespace {

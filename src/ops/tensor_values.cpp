@@ -6,7 +6,7 @@
 
 #include <cstring>
 
-#include "tv3s/ops/convert.h"
+#include "tv3s/ops/cast.h"
 #include "tv3s/rng.h"
 
 namespace tv3s {

@@ -34,7 +34,7 @@
 #include "src/ops/scalar_math.h"
 #include "src/ops/unary.h"
 #include "tv3s/autograd.h"
-#include "tv3s/ops/convert.h"
+#include "tv3s/ops/cast.h"
 #include "cuda/unary.h"
 
 namespace tv3s {

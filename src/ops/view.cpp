@@ -4,7 +4,7 @@
 // Both share storage with their input. Their backward rules are the inverse layout
 // change (reshape back; scatter the rows into a zero tensor).
 #include "tv3s/autograd.h"
-#include "tv3s/ops/convert.h"
+#include "tv3s/ops/cast.h"
 
 namespace tv3s {
 

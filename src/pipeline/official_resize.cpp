@@ -24,12 +24,12 @@ ImageSize keep_ratio_size(int width, int height, double long_edge, double short_
 }
 
 // The first resize of a rule (VSPW's imrescale, or Cityscapes' only one), checked.
-ImageSize rescaled_size(TestResize rule, int width, int height) {
-  TV3S_CHECK(width > 0 && height > 0, "test resize ", test_resize_name(rule), ": frame size ",
+ImageSize rescaled_size(InputResize rule, int width, int height) {
+  TV3S_CHECK(width > 0 && height > 0, "test resize ", input_resize_name(rule), ": frame size ",
              width, "x", height, " is not positive");
-  const ImageSize size = rule == TestResize::vspw ? keep_ratio_size(width, height, 853, 480)
+  const ImageSize size = rule == InputResize::vspw ? keep_ratio_size(width, height, 853, 480)
                                                   : keep_ratio_size(width, height, 1024, 512);
-  TV3S_CHECK(size.width > 0 && size.height > 0, "test resize ", test_resize_name(rule), ": a ",
+  TV3S_CHECK(size.width > 0 && size.height > 0, "test resize ", input_resize_name(rule), ": a ",
              width, "x", height, " frame would be resized to ", size.width, "x", size.height,
              " (too narrow)");
   return size;
@@ -43,37 +43,37 @@ ImageSize aligned_to_32(ImageSize size) {
 
 }  // namespace
 
-TestResize parse_test_resize(const std::string& name) {
-  if (name == "none") return TestResize::none;
-  if (name == "vspw") return TestResize::vspw;
-  if (name == "cityscapes") return TestResize::cityscapes;
+InputResize parse_input_resize(const std::string& name) {
+  if (name == "none") return InputResize::none;
+  if (name == "vspw") return InputResize::vspw;
+  if (name == "cityscapes") return InputResize::cityscapes;
   fail(str("unknown test resize '", name, "' (expected none, vspw or cityscapes)"));
 }
 
-const char* test_resize_name(TestResize rule) {
+const char* input_resize_name(InputResize rule) {
   switch (rule) {
-    case TestResize::none: return "none";
-    case TestResize::vspw: return "vspw";
-    case TestResize::cityscapes: return "cityscapes";
+    case InputResize::none: return "none";
+    case InputResize::vspw: return "vspw";
+    case InputResize::cityscapes: return "cityscapes";
   }
   return "?";
 }
 
-ImageSize test_input_size(TestResize rule, int width, int height) {
-  if (rule == TestResize::none) {
+ImageSize network_input_size(InputResize rule, int width, int height) {
+  if (rule == InputResize::none) {
     TV3S_CHECK(width > 0 && height > 0, "test resize none: frame size ", width, "x", height,
                " is not positive");
     return {width, height};
   }
   const ImageSize size = rescaled_size(rule, width, height);
-  return rule == TestResize::vspw ? aligned_to_32(size) : size;
+  return rule == InputResize::vspw ? aligned_to_32(size) : size;
 }
 
-io::Image apply_test_resize(TestResize rule, const io::Image& image) {
-  if (rule == TestResize::none) return image;
+io::Image apply_input_resize(InputResize rule, const io::Image& image) {
+  if (rule == InputResize::none) return image;
   const ImageSize size = rescaled_size(rule, image.width, image.height);
   io::Image resized = io::resize_linear_u8(image, size.width, size.height);
-  if (rule == TestResize::cityscapes) return resized;
+  if (rule == InputResize::cityscapes) return resized;
   // VSPW resizes a second time to the 32-aligned size: a stretch, not a pad (853 wide
   // becomes 864), and a copy when the size is already aligned.
   const ImageSize aligned = aligned_to_32(size);

@@ -14,7 +14,7 @@
 #include <string>
 
 #include "src/io/image.h"
-#include "tv3s/segmenter.h"  // TestResize, parse_test_resize, test_resize_name
+#include "tv3s/segmenter.h"  // InputResize, parse_input_resize, input_resize_name
 
 namespace tv3s {
 
@@ -24,8 +24,8 @@ struct ImageSize {
 // The network input size for a width×height frame under `rule` (the frame's size for none).
 // Throws an Error for a non-positive size, or a frame so elongated that a side would
 // round to 0.
-ImageSize test_input_size(TestResize rule, int width, int height);
+ImageSize network_input_size(InputResize rule, int width, int height);
 // The frame resized as the rule says (both passes for vspw).
-io::Image apply_test_resize(TestResize rule, const io::Image& image);
+io::Image apply_input_resize(InputResize rule, const io::Image& image);
 
 }  // namespace tv3s

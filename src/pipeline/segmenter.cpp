@@ -105,7 +105,7 @@ int64_t Segmenter::num_classes() const { return config().num_classes; }
 const Weights& Segmenter::weights() const { return segformer_->weights(); }
 Device Segmenter::device() const { return weights().device(); }
 
-void Segmenter::set_resize(TestResize rule) {
+void Segmenter::set_resize(InputResize rule) {
   for (int64_t i : frame_index_)
     TV3S_CHECK(i == 0, "Segmenter::set_resize: only between videos (a video is at frame ", i, ")");
   resize_ = rule;
@@ -170,7 +170,7 @@ Segmentation Segmenter::segment(const std::vector<RgbFrame>& frames, bool want_l
     for (int y = 0; y < f.height; ++y)
       std::memcpy(&image.rgb[size_t(y) * size_t(f.width) * 3], f.pixels + y * stride,
                   size_t(f.width) * 3);
-    inputs.push_back(normalize_image(apply_test_resize(resize_, image), device()));
+    inputs.push_back(normalize_image(apply_input_resize(resize_, image), device()));
   }
   // The official segmentor resizes the logits to the network input (push) and then to
   // the original frame (here, when the input was resized), softmax, argmax; softmax

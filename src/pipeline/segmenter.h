@@ -2,5 +2,5 @@
 // comes with the model types it is built from.
 #pragma once
 #include "src/models/model_file.h"
-#include "src/models/tv3s.h"
+#include "src/models/tv3s_model.h"
 #include "tv3s/segmenter.h"

@@ -5,7 +5,7 @@
 
 #include <set>
 
-#include "tv3s/ops/convert.h"
+#include "tv3s/ops/cast.h"
 #include "tv3s/ops/optim.h"
 
 namespace tv3s::train {

@@ -1,6 +1,6 @@
 #include "src/train/train_forward.h"
 
-#include "src/models/tv3s.h"
+#include "src/models/tv3s_model.h"
 
 namespace tv3s::train {
 

@@ -4,7 +4,7 @@
 #include <memory>
 
 #include "src/eval/evaluate.h"
-#include "src/models/tv3s.h"
+#include "src/models/tv3s_model.h"
 #include "tv3s/autograd.h"
 
 namespace tv3s::train {

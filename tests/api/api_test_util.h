@@ -17,7 +17,7 @@
 
 namespace tv3s::test {
 
-// MiT-B0, E = 32, window 4, shift 2 (tests/models/test_tv3s.cpp's tiny model), 5 classes
+// MiT-B0, E = 32, window 4, shift 2 (tests/models/test_tv3s_model.cpp's tiny model), 5 classes
 // with names and colours in its metadata. 13.7 MB, written once, removed at exit.
 inline const std::string& tiny_model_path() {
   static TempDir dir;

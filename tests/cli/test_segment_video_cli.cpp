@@ -192,7 +192,7 @@ TEST_CASE("cli segment video: palette PNGs, exact overlays, Y4M to stdout, --res
                " --quiet");
   REQUIRE_MESSAGE(r.exit_code == 0, r.output);
   SegmenterOptions options;
-  options.resize = TestResize::vspw;
+  options.resize = InputResize::vspw;
   auto resized = library_labels({frames[0], frames[1]}, options);
   check_label_dir(out.file("resized"), {"000", "001"}, resized);
   CHECK(resized[1] != expected[1]);  // the resize is not a no-op

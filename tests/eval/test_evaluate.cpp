@@ -27,25 +27,25 @@ TEST_CASE("eval protocols: stream, official and both for TV3S and SegFormer") {
   REQUIRE(one.size() == 1);
   CHECK(one[0].name == "stream");
   CHECK(one[0].mode == SegmentMode::stream);
-  CHECK(one[0].resize == TestResize::none);
+  CHECK(one[0].resize == InputResize::none);
   CHECK(one[0].save_dir.empty());
 
   one = eval::plan_protocols("stream", "clip", true, false, "out");  // --mode clip: clips at native size
   REQUIRE(one.size() == 1);
   CHECK(one[0].mode == SegmentMode::clip);
-  CHECK(one[0].resize == TestResize::none);
+  CHECK(one[0].resize == InputResize::none);
   CHECK(one[0].save_dir == "out");
 
   one = eval::plan_protocols("official", "stream", true, true);
   REQUIRE(one.size() == 1);
   CHECK(one[0].mode == SegmentMode::clip);
-  CHECK(one[0].resize == TestResize::cityscapes);
+  CHECK(one[0].resize == InputResize::cityscapes);
 
   const auto both = eval::plan_protocols("both", "stream", true, false, "out");
   REQUIRE(both.size() == 2);
   CHECK(both[0].name == "official");
   CHECK(both[0].mode == SegmentMode::clip);
-  CHECK(both[0].resize == TestResize::vspw);
+  CHECK(both[0].resize == InputResize::vspw);
   CHECK(both[0].save_dir == (fs::path("out") / "official").string());
   CHECK(both[1].name == "stream");
   CHECK(both[1].mode == SegmentMode::stream);

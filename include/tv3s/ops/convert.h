@@ -1,12 +1,4 @@
-// Dtype conversion and fills. (Device transfer and cast are also Tensor::to(...).)
-// CPU reference: src/ops/convert.cpp; CUDA: cuda/convert.cu.
+// Deprecated: renamed tv3s/ops/cast.h ("convert" is the checkpoint conversion, src/convert/).
+// This forwarding header stays for one release (0.2) and will then be removed.
 #pragma once
-#include "tv3s/tensor.h"
-
-namespace tv3s {
-
-Tensor cast(const Tensor& x, DType dtype);   // differentiable between float dtypes
-void fill_(Tensor& x, double value);         // in place, not recorded
-void copy_(Tensor& dst, const Tensor& src);  // in place; any devices, same shape & dtype
-
-}  // namespace tv3s
+#include "tv3s/ops/cast.h"

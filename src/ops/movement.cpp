@@ -1,7 +1,7 @@
-// Layout ops: permute, transpose, slice, concat, pad, roll. They move elements and
+// Movement ops: permute, transpose, slice, concat, pad, roll. They move elements and
 // never change them, so they work on every dtype, byte for byte.
 //
-// Each op is written as one or more StridedCopy boxes (cuda/layout.h):
+// Each op is written as one or more StridedCopy boxes (cuda/movement.h):
 //   permute  out[i_0..i_n] = x[i_{inv 0}..]     read x with permuted strides, write densely
 //   slice    out = x[.., begin:end, ..]         one box read at an offset along `axis`
 //   concat   out[.., off_k + i, ..] = x_k[.., i, ..]  one box per input, written at off_k
@@ -11,7 +11,7 @@
 //
 // Backward rules (float dtypes): permute → inverse permute; slice → zero-pad back to the
 // input's shape; concat → slices of the gradient; pad → crop; roll → roll by −shift.
-#include "tv3s/ops/layout.h"
+#include "tv3s/ops/movement.h"
 
 #include <algorithm>
 #include <array>
@@ -20,7 +20,7 @@
 #include "src/core/parallel.h"
 #include "src/core/cuda_context.h"
 #include "tv3s/autograd.h"
-#include "cuda/layout.h"
+#include "cuda/movement.h"
 
 namespace tv3s {
 namespace {

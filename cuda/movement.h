@@ -1,5 +1,5 @@
 // The one primitive behind every layout op (permute, slice, concat, pad, roll), and its
-// CUDA launcher (kernels in cuda/layout.cu; CPU twin and the ops in src/ops/layout.cpp).
+// CUDA launcher (kernels in cuda/movement.cu; CPU twin and the ops in src/ops/movement.cpp).
 //
 // A StridedCopy moves a box of elements between two strided layouts:
 //   for every index (i_0, ..., i_{ndim-1}) < shape:

@@ -2,7 +2,7 @@
 // cast_kernel: one thread per element (grid-stride), each value goes through double
 // only when an f64 or i32 is involved (exact), otherwise through float.
 #include "cuda/common.cuh"
-#include "cuda/convert.h"
+#include "cuda/cast.h"
 
 namespace tv3s::cuda {
 namespace {

@@ -1,4 +1,4 @@
-// Layout copies on the GPU: cuda::strided_copy runs one StridedCopy box (cuda/layout.h),
+// Movement copies on the GPU: cuda::strided_copy runs one StridedCopy box (cuda/movement.h),
 // the primitive behind permute, slice, concat, pad and roll. Only bits move, so kernels
 // are templated on an unsigned word of the element's size, never on the dtype.
 //
@@ -15,7 +15,7 @@
 #include <cstdint>
 
 #include "cuda/common.cuh"
-#include "cuda/layout.h"
+#include "cuda/movement.h"
 
 namespace tv3s::cuda {
 namespace {

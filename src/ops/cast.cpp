@@ -4,7 +4,7 @@
 // range (NaN → 0), so it is defined for every input. Between floats it rounds to
 // nearest even. Autograd: cast between float dtypes and to(Device) pass the gradient
 // back converted to the input's dtype/device.
-#include "tv3s/ops/convert.h"
+#include "tv3s/ops/cast.h"
 
 #include <cmath>
 #include <cstring>
@@ -12,7 +12,7 @@
 #include "src/core/parallel.h"
 #include "src/core/cuda_context.h"
 #include "tv3s/autograd.h"
-#include "cuda/convert.h"
+#include "cuda/cast.h"
 
 namespace tv3s {
 namespace {

@@ -1,4 +1,4 @@
-// CUDA launchers of the convert family (kernels in cuda/convert.cu).
+// CUDA launchers of the convert family (kernels in cuda/cast.cu).
 #pragma once
 #include "tv3s/tensor.h"
 

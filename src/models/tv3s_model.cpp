@@ -1,4 +1,4 @@
-#include "src/models/tv3s.h"
+#include "src/models/tv3s_model.h"
 
 #include "src/models/model_file.h"
 
