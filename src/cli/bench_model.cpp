@@ -84,7 +84,7 @@ int run_bench_model(int argc, char** argv) {
 
   const SegmentMode mode = parse_segment_mode(mode_name);
   ModelConfig config;
-  config.model = mode == SegmentMode::frame ? "segformer" : "tv3s";
+  config.kind = mode == SegmentMode::frame ? ModelKind::segformer : ModelKind::tv3s;
   config.backbone = arch;
   config.num_classes = classes;
   Segmenter segmenter = [&] {
@@ -116,7 +116,7 @@ int run_bench_model(int argc, char** argv) {
   const double params_m = double(parameters) / 1e6;
   const double max_rss = double(max_rss_bytes());  // the whole process, as the OS sees it
   if (json) {
-    nlohmann::json j = {{"model", model.model}, {"backbone", model.backbone},
+    nlohmann::json j = {{"model", model_kind_name(model.kind)}, {"backbone", model.backbone},
                         {"classes", model.num_classes}, {"height", H}, {"width", W},
                         {"device", device_name}, {"threads", threads}, {"reps", reps},
                         {"median_ms", median}, {"min_ms", best}, {"fps", 1000.0 / median},
@@ -126,7 +126,7 @@ int run_bench_model(int argc, char** argv) {
     std::puts(j.dump().c_str());
   } else {
     std::printf("tv3s %s %s %s (%lld classes, %.2fM parameters), --mode %s, %lldx%lld, %s%s\n",
-                model.model.c_str(), model.backbone.c_str(),
+                model_kind_name(model.kind), model.backbone.c_str(),
                 model_path.empty() ? "random weights" : model_path.c_str(),
                 (long long)model.num_classes, params_m, mode_name.c_str(), H, W, device_name.c_str(),
                 device == Device::CPU ? (", " + std::to_string(threads) + " threads").c_str() : "");

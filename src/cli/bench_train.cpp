@@ -39,7 +39,7 @@ const char* kUsage =
 int run_bench_train(int argc, char** argv) {
   Args args(argc, argv);
   ModelConfig config;
-  config.model = "tv3s", config.backbone = "mit_b1", config.num_classes = 124;
+  config.kind = ModelKind::tv3s, config.backbone = "mit_b1", config.num_classes = 124;
   long long H = 480, W = 480, batch = 2, reps = 5, warmup = 1;
   Device device = Device::CPU;
   int threads = omp_get_max_threads();
@@ -51,9 +51,11 @@ int run_bench_train(int argc, char** argv) {
         std::fputs(kUsage, stdout);
         return 0;
       } else if (a == "--model") {
-        config.model = args.value(a);
-        if (config.model != "tv3s" && config.model != "segformer")
-          throw UsageError{"unknown --model '" + config.model + "' (tv3s or segformer)"};
+        const std::string kind = args.value(a);
+        const std::optional<ModelKind> found = find_model_kind(kind);
+        if (!found || *found == ModelKind::mit)
+          throw UsageError{"unknown --model '" + kind + "' (tv3s or segformer)"};
+        config.kind = *found;
       } else if (a == "--arch") {
         config.backbone = args.value(a);
       } else if (a == "--crop") {
@@ -102,7 +104,7 @@ int run_bench_train(int argc, char** argv) {
   std::vector<int32_t> label_values(size_t(batch * T * H * W));
   for (int32_t& v : label_values) v = rng.uniform() < 0.05 ? 255 : int32_t(rng.uniform_int(config.num_classes));
   const Tensor labels = Tensor::from_vector_i32(label_values, Shape{batch * T, H, W}, device);
-  const train::LossKind loss_kind = config.model == "tv3s" ? train::LossKind::vspw : train::LossKind::per_frame;
+  const train::LossKind loss_kind = config.kind == ModelKind::tv3s ? train::LossKind::vspw : train::LossKind::per_frame;
 
   auto iteration = [&] {
     const train::TrainOutputs out = train::forward_train(config, weights, images, T, train::Stochastic{}, rng);
@@ -123,7 +125,7 @@ int run_bench_train(int argc, char** argv) {
   const MemoryStats mem = memory_stats(device);
   const double max_rss = double(max_rss_bytes());
   if (json) {
-    nlohmann::json j = {{"model", config.model}, {"backbone", config.backbone}, {"embed_dim", config.embed_dim},
+    nlohmann::json j = {{"model", model_kind_name(config.kind)}, {"backbone", config.backbone}, {"embed_dim", config.embed_dim},
                         {"classes", config.num_classes}, {"crop_h", H}, {"crop_w", W}, {"batch", batch},
                         {"frames", T}, {"device", device_name}, {"threads", threads}, {"reps", reps},
                         {"median_s", median}, {"clips_per_s", double(batch) / median},
@@ -133,7 +135,7 @@ int run_bench_train(int argc, char** argv) {
   } else {
     std::printf("tv3s bench train: %s %s (E = %lld, %lld classes, %.2fM parameters), %lldx%lld crops, "
                 "batch %lld clips x %lld frames, %s%s\n",
-                config.model.c_str(), config.backbone.c_str(), (long long)config.embed_dim,
+                model_kind_name(config.kind), config.backbone.c_str(), (long long)config.embed_dim,
                 (long long)config.num_classes, double(weights.numel()) / 1e6, H, W, batch, (long long)T,
                 device_name.c_str(), device == Device::CPU ? (", " + std::to_string(threads) + " threads").c_str() : "");
     std::printf("  iteration (forward + loss + backward + AdamW): median %.3f s, %.3f clips/s (%lld reps)\n",

@@ -155,10 +155,10 @@ ModelConfig infer_config(const std::vector<std::pair<std::string, Shape>>& param
   };
 
   ModelConfig config;
-  config.model = any_with_prefix("decode_head.vs.") ? "tv3s"
-                 : any_with_prefix("decode_head.") || any_with_prefix("backbone.") ? "segformer"
-                                                                                    : "mit";
-  const std::string prefix = config.model == "mit" ? "" : "backbone.";
+  config.kind = any_with_prefix("decode_head.vs.") ? ModelKind::tv3s
+                : any_with_prefix("decode_head.") || any_with_prefix("backbone.") ? ModelKind::segformer
+                                                                                  : ModelKind::mit;
+  const std::string prefix = config.kind == ModelKind::mit ? "" : "backbone.";
 
   std::array<int64_t, 4> channels{}, depths{};
   for (int k = 1; k <= 4; ++k) {
@@ -186,7 +186,7 @@ ModelConfig infer_config(const std::vector<std::pair<std::string, Shape>>& param
     config.backbone = found->name;
   }
 
-  if (config.model == "mit") {
+  if (config.kind == ModelKind::mit) {
     TV3S_CHECK(options.num_classes < 0, what, ": --num-classes ", options.num_classes,
                " given, but the checkpoint is a backbone without a decode head");
     config.num_classes = 0;
@@ -228,17 +228,17 @@ ConvertResult convert_checkpoint(const std::string& in, const std::string& out,
   const ParameterList want = model_parameters(config);
   check_parameter_set(shapes, want, in);
 
-  if (config.model == "tv3s") windows_from_meta(config, input.meta, options, in, note);
+  if (config.kind == ModelKind::tv3s) windows_from_meta(config, input.meta, options, in, note);
   else
     TV3S_CHECK(options.window < 0 && options.shift < 0, in,
                ": --window/--shift given, but the checkpoint has no TV3S decoder");
-  if (config.model != "mit") {
+  if (config.kind != ModelKind::mit) {
     if (input.meta.is_object()) classes_from_meta(config, input.meta, note);
     else if (hf) classes_from_hf_config(config, in, note);
   }
   const std::string file = std::filesystem::path(in).filename().string();
   config.source = (hf                      ? "hf "
-                   : config.model == "mit" ? "mit checkpoint "
+                   : config.kind == ModelKind::mit ? "mit checkpoint "
                                            : "mmseg checkpoint ") +
                   file;
 

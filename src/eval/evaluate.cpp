@@ -254,10 +254,10 @@ Evaluation evaluate(const EvalRequest& o) {
   int64_t model_classes = 0;
   if (!o.model.empty()) {
     ModelFile file = load_model_file(o.model, device);
-    TV3S_CHECK(file.config.model == "tv3s" || file.config.model == "segformer", o.model,
-               ": holds a '", file.config.model, "' model (a backbone only); evaluation needs a head");
+    TV3S_CHECK(file.config.kind == ModelKind::tv3s || file.config.kind == ModelKind::segformer, o.model,
+               ": holds a '", file.config.kind, "' model (a backbone only); evaluation needs a head");
     model_classes = file.config.num_classes;
-    if (file.config.model == "tv3s") model.tv3s = std::make_shared<const Tv3s>(file.config, std::move(file.weights));
+    if (file.config.kind == ModelKind::tv3s) model.tv3s = std::make_shared<const Tv3s>(file.config, std::move(file.weights));
     else model.segformer = std::make_shared<const Segformer>(file.config, std::move(file.weights));
   }
   LoopOptions loop;

@@ -19,6 +19,23 @@ const std::vector<MitConfig>& mit_configs() {
   return configs;
 }
 
+const char* model_kind_name(ModelKind kind) {
+  switch (kind) {
+    case ModelKind::mit: return "mit";
+    case ModelKind::segformer: return "segformer";
+    case ModelKind::tv3s: return "tv3s";
+  }
+  return "?";
+}
+
+std::ostream& operator<<(std::ostream& out, ModelKind kind) { return out << model_kind_name(kind); }
+
+std::optional<ModelKind> find_model_kind(const std::string& name) {
+  for (const ModelKind kind : {ModelKind::mit, ModelKind::segformer, ModelKind::tv3s})
+    if (name == model_kind_name(kind)) return kind;
+  return std::nullopt;
+}
+
 const MitConfig& mit_config(const std::string& name) {
   for (const MitConfig& c : mit_configs())
     if (c.name == name) return c;
@@ -35,11 +52,11 @@ const MitConfig* find_mit_config(const std::array<int64_t, 4>& channels,
 std::map<std::string, std::string> ModelConfig::to_metadata() const {
   std::map<std::string, std::string> m;
   m["tv3s.format"] = "1";
-  m["tv3s.model"] = model;
+  m["tv3s.model"] = model_kind_name(kind);
   m["tv3s.backbone"] = backbone;
   m["tv3s.num_classes"] = std::to_string(num_classes);
   m["tv3s.embed_dim"] = std::to_string(embed_dim);
-  if (model == "tv3s") {
+  if (kind == ModelKind::tv3s) {
     m["tv3s.window"] = std::to_string(window);
     m["tv3s.shift"] = std::to_string(shift);
   }
@@ -83,18 +100,19 @@ ModelConfig ModelConfig::from_metadata(const std::map<std::string, std::string>&
   TV3S_CHECK(get("tv3s.format") == "1", what, ": unsupported tv3s.format '", get("tv3s.format"),
              "' (this build reads format 1)");
   ModelConfig c;
-  c.model = get("tv3s.model");
-  TV3S_CHECK(c.model == "segformer" || c.model == "tv3s" || c.model == "mit", what,
-             ": unknown tv3s.model '", c.model, "' (segformer, tv3s or mit)");
+  const std::string kind = get("tv3s.model");
+  const std::optional<ModelKind> found = find_model_kind(kind);
+  TV3S_CHECK(found, what, ": unknown tv3s.model '", kind, "' (segformer, tv3s or mit)");
+  c.kind = *found;
   c.backbone = get("tv3s.backbone");
   try {
     mit_config(c.backbone);
   } catch (const Error& e) {
     throw Error(str(what, ": ", e.what()));
   }
-  c.num_classes = parse_count(md, "tv3s.num_classes", what, c.model == "mit" ? 0 : 1, 65536);
+  c.num_classes = parse_count(md, "tv3s.num_classes", what, c.kind == ModelKind::mit ? 0 : 1, 65536);
   c.embed_dim = parse_count(md, "tv3s.embed_dim", what, 1, 65536);
-  if (c.model == "tv3s") {
+  if (c.kind == ModelKind::tv3s) {
     if (md.count("tv3s.window")) c.window = parse_count(md, "tv3s.window", what, 2, 4096);
     if (md.count("tv3s.shift")) c.shift = parse_count(md, "tv3s.shift", what, 1, c.window - 1);
     TV3S_CHECK(c.shift > 0 && c.shift < c.window, what, ": shift ", c.shift,

@@ -17,6 +17,8 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -39,8 +41,17 @@ const std::vector<MitConfig>& mit_configs();
 const MitConfig* find_mit_config(const std::array<int64_t, 4>& channels,
                                  const std::array<int64_t, 4>& depths);
 
+// What a model file holds: a MiT backbone alone (the ImageNet checkpoints), MiT + the
+// all-MLP SegFormer head, or that + the TV3S decoder.
+enum class ModelKind { mit, segformer, tv3s };
+// "mit" | "segformer" | "tv3s": the names in model files (tv3s.model) and training configs.
+const char* model_kind_name(ModelKind kind);
+std::ostream& operator<<(std::ostream& out, ModelKind kind);
+// The kind called `name`, or nullopt.
+std::optional<ModelKind> find_model_kind(const std::string& name);
+
 struct ModelConfig {
-  std::string model = "segformer";  // "segformer" | "tv3s" | "mit"
+  ModelKind kind = ModelKind::segformer;
   std::string backbone = "mit_b0";
   int64_t num_classes = 0;
   int64_t embed_dim = 256;

@@ -54,9 +54,9 @@ ParameterList mit_parameters(const MitConfig& mit) {
 ParameterList model_parameters(const ModelConfig& config) {
   const MitConfig& mit = mit_config(config.backbone);
   ParameterList p;
-  const std::string prefix = config.model == "mit" ? "" : "backbone.";
+  const std::string prefix = config.kind == ModelKind::mit ? "" : "backbone.";
   for (auto& [name, shape] : mit_parameters(mit)) p.emplace_back(prefix + name, shape);
-  if (config.model == "mit") return p;
+  if (config.kind == ModelKind::mit) return p;
 
   // SegFormer all-MLP part (model-spec §3).
   const int64_t E = config.embed_dim, K = config.num_classes;
@@ -72,7 +72,7 @@ ParameterList model_parameters(const ModelConfig& config) {
     add(std::string("linear_fuse.bn.") + s, Shape{E});
   add("linear_pred.weight", Shape{K, E, 1, 1});
   add("linear_pred.bias", Shape{K});
-  if (config.model == "segformer") return p;
+  if (config.kind == ModelKind::segformer) return p;
 
   // TV3S decoder (model-spec §5.5, §12): 8 Mamba layers, d_inner = 2E, d_state = 16,
   // d_conv = 4, dt_rank = ceil(E / 16).

@@ -6,8 +6,8 @@ namespace tv3s {
 
 Segformer Segformer::load(const std::string& path, Device device) {
   ModelFile file = load_model_file(path, device);
-  TV3S_CHECK(file.config.model == "segformer" || file.config.model == "tv3s", path,
-             ": holds a '", file.config.model, "' model (a backbone only); a segmentation model needs a head");
+  TV3S_CHECK(file.config.kind == ModelKind::segformer || file.config.kind == ModelKind::tv3s, path,
+             ": holds a '", file.config.kind, "' model (a backbone only); a segmentation model needs a head");
   return Segformer(file.config, std::move(file.weights));
 }
 

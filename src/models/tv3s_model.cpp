@@ -6,7 +6,7 @@ namespace tv3s {
 
 Tv3s Tv3s::load(const std::string& path, Device device) {
   ModelFile file = load_model_file(path, device);
-  TV3S_CHECK(file.config.model == "tv3s", path, ": holds a '", file.config.model,
+  TV3S_CHECK(file.config.kind == ModelKind::tv3s, path, ": holds a '", file.config.kind,
              "' model, not a TV3S model (it has no decode_head.vs.* decoder)");
   return Tv3s(file.config, std::move(file.weights));
 }

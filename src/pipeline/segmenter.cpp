@@ -49,7 +49,7 @@ std::vector<int64_t> official_clip(int64_t i) {
 }
 
 SegmentMode Segmenter::default_mode(const ModelConfig& config) {
-  return config.model == "tv3s" ? SegmentMode::stream : SegmentMode::frame;
+  return config.kind == ModelKind::tv3s ? SegmentMode::stream : SegmentMode::frame;
 }
 
 Segmenter Segmenter::load(const std::string& path, const SegmenterOptions& options) {
@@ -59,12 +59,12 @@ Segmenter Segmenter::load(const std::string& path, const SegmenterOptions& optio
 Segmenter Segmenter::from_file(ModelFile file, const SegmenterOptions& options,
                                const std::string& path) {
   const SegmentMode mode = options.mode.value_or(default_mode(file.config));
-  TV3S_CHECK(file.config.model == "tv3s" || file.config.model == "segformer", path, ": holds a '",
-             file.config.model, "' model (a backbone only); a segmentation model needs a head");
+  TV3S_CHECK(file.config.kind == ModelKind::tv3s || file.config.kind == ModelKind::segformer, path, ": holds a '",
+             file.config.kind, "' model (a backbone only); a segmentation model needs a head");
   TV3S_CHECK(file.config.num_classes <= 256, path, ": ", file.config.num_classes,
              " classes; label maps hold at most 256");
   Segmenter segmenter = [&] {
-    if (file.config.model == "tv3s")
+    if (file.config.kind == ModelKind::tv3s)
       return Segmenter(std::make_shared<const Tv3s>(file.config, std::move(file.weights)), mode,
                        options.videos);
     TV3S_CHECK(mode == SegmentMode::frame, path, ": ", segment_mode_name(mode),

@@ -189,13 +189,13 @@ void load_backbone(Weights& weights, const ModelConfig& config, const std::strin
   }
   TV3S_CHECK(!shapes.empty(), path, ": holds no tensors, expected a MiT backbone");
   const ModelConfig found = convert::infer_config(shapes, convert::ConvertOptions{}, path);
-  TV3S_CHECK(found.model == "mit", path, ": not an ImageNet MiT backbone (its tensors are named "
-             "like a ", found.model, " model: ", shapes.front().first, ", ...)");
+  TV3S_CHECK(found.kind == ModelKind::mit, path, ": not an ImageNet MiT backbone (its tensors are named "
+             "like a ", found.kind, " model: ", shapes.front().first, ", ...)");
   TV3S_CHECK(found.backbone == config.backbone, path, ": is a ", found.backbone,
              " backbone, but the model being trained is ", config.backbone);
   check_parameter_set(shapes, mit_parameters(mit_config(config.backbone)), path);
 
-  const std::string prefix = config.model == "mit" ? "" : "backbone.";
+  const std::string prefix = config.kind == ModelKind::mit ? "" : "backbone.";
   std::map<std::string, Tensor> out = weights.all();
   for (const auto& [name, t] : tensors) {
     TV3S_CHECK(is_floating(t.dtype()), path, ": tensor '", name, "' has dtype ", dtype_name(t.dtype()),
@@ -212,7 +212,7 @@ std::string init_from_model(Weights& weights, const ModelConfig& config, const s
   const ModelConfig& have = file.config;
   TV3S_CHECK(have.backbone == config.backbone, path, ": its backbone is ", have.backbone,
              ", but the model being trained is ", config.backbone);
-  const bool both_heads = have.model != "mit" && config.model != "mit";
+  const bool both_heads = have.kind != ModelKind::mit && config.kind != ModelKind::mit;
   TV3S_CHECK(!both_heads || have.embed_dim == config.embed_dim, path, ": its decoder width (embed_dim) is ",
              have.embed_dim, ", but the model being trained has ", config.embed_dim);
   const bool new_classes = both_heads && have.num_classes != config.num_classes;
@@ -222,8 +222,8 @@ std::string init_from_model(Weights& weights, const ModelConfig& config, const s
   for (const auto& [stored, t] : file.weights.all()) {
     // The same parameter under the model's naming: MiT files have bare backbone names.
     std::string name = stored;
-    if (have.model == "mit" && config.model != "mit") name = "backbone." + stored;
-    if (have.model != "mit" && config.model == "mit")
+    if (have.kind == ModelKind::mit && config.kind != ModelKind::mit) name = "backbone." + stored;
+    if (have.kind != ModelKind::mit && config.kind == ModelKind::mit)
       name = starts_with(stored, "backbone.") ? stored.substr(9) : "";
     if (new_classes && (starts_with(name, "decode_head.linear_pred.") ||
                         starts_with(name, "decode_head.linear_pred2."))) {
@@ -246,9 +246,9 @@ std::string init_from_model(Weights& weights, const ModelConfig& config, const s
   if (new_classes)
     summary += str("; classifiers re-initialised for ", config.num_classes, " classes (file has ",
                    have.num_classes, ")");
-  if (have.model != config.model)
-    summary += str("; the file is a ", have.model, " model (", unused,
-                   " of its tensors unused), the model being trained a ", config.model, " model");
+  if (have.kind != config.kind)
+    summary += str("; the file is a ", have.kind, " model (", unused,
+                   " of its tensors unused), the model being trained a ", config.kind, " model");
   return summary;
 }
 

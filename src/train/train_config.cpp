@@ -77,7 +77,12 @@ void apply_config_json(TrainConfig& c, const std::string& text, const std::strin
   {
     Reader r(root, "", what);
     r.object("model", [&](Reader& m) {
-      m.get("type", c.model.model);
+      std::string type = model_kind_name(c.model.kind);
+      m.get("type", type);
+      const std::optional<ModelKind> kind = find_model_kind(type);
+      TV3S_CHECK(kind && *kind != ModelKind::mit, what,
+                 ": 'model.type' must be \"tv3s\" or \"segformer\", got \"", type, "\"");
+      c.model.kind = *kind;
       m.get("backbone", c.model.backbone);
       m.get("embed_dim", c.model.embed_dim);
       m.get("window", c.model.window);
@@ -143,14 +148,12 @@ void apply_config_json(TrainConfig& c, const std::string& text, const std::strin
   check_positive(c.batch_size, "batch_size", what);
   check_positive(c.checkpoint_every, "checkpoint_every", what);
   TV3S_CHECK(c.frames == 4, what, ": 'data.frames' must be 4 (clips are frames t−9, t−6, t−3, t)");
-  TV3S_CHECK(c.model.model == "tv3s" || c.model.model == "segformer", what,
-             ": 'model.type' must be \"tv3s\" or \"segformer\", got \"", c.model.model, "\"");
   mit_config(c.model.backbone);  // throws for an unknown variant, listing the known ones
   TV3S_CHECK(c.model.embed_dim > 0 && c.model.num_classes >= 0 && c.model.num_classes < 255, what,
              ": 'model.embed_dim' must be positive and 'model.num_classes' in [0, 254]");
   TV3S_CHECK(c.model.window > 0 && c.model.shift > 0 && c.model.shift < c.model.window, what,
              ": 'model.window'/'model.shift' need 0 < shift < window");
-  TV3S_CHECK(c.model.model == "tv3s" || c.loss == LossKind::per_frame, what,
+  TV3S_CHECK(c.model.kind == ModelKind::tv3s || c.loss == LossKind::per_frame, what,
              ": a \"segformer\" model trains with \"loss\": \"per_frame\"");
   TV3S_CHECK(c.dataset == "vspw" || c.dataset == "cityscapes", what,
              ": 'data.dataset' must be \"vspw\" or \"cityscapes\"");
@@ -193,7 +196,7 @@ namespace {
 json identity(const TrainConfig& c) {
   const data::AugmentConfig& a = c.augment;
   return {
-      {"model", {{"type", c.model.model}, {"backbone", c.model.backbone}, {"embed_dim", c.model.embed_dim},
+      {"model", {{"type", model_kind_name(c.model.kind)}, {"backbone", c.model.backbone}, {"embed_dim", c.model.embed_dim},
                  {"window", c.model.window}, {"shift", c.model.shift}, {"num_classes", c.model.num_classes},
                  {"pretrained", c.pretrained}, {"init", c.init}}},
       {"data", {{"root", c.data_root}, {"dataset", c.dataset}, {"split", c.split},

@@ -37,7 +37,7 @@ namespace tv3s::train {
 // The official recipe's model: TV3S on MiT-B1, E = 256, window 20, shift 10.
 inline ModelConfig official_tv3s_b1() {
   ModelConfig m;
-  m.model = "tv3s", m.backbone = "mit_b1";
+  m.kind = ModelKind::tv3s, m.backbone = "mit_b1";
   return m;
 }
 

@@ -6,8 +6,8 @@ namespace tv3s::train {
 
 TrainOutputs forward_train(const ModelConfig& config, const Weights& weights, const Tensor& images,
                            int64_t T, const Stochastic& stochastic, Rng& rng) {
-  TV3S_CHECK(config.model == "segformer" || config.model == "tv3s",
-             "training needs a segmentation model (segformer or tv3s), not '", config.model, "'");
+  TV3S_CHECK(config.kind == ModelKind::segformer || config.kind == ModelKind::tv3s,
+             "training needs a segmentation model (segformer or tv3s), not '", config.kind, "'");
   TV3S_CHECK(images.ndim() == 4 && images.size(3) == 3 && T >= 1 && images.size(0) % T == 0,
              "training input must be [clips·", T, ", H, W, 3], got ", images.desc());
   ForwardOptions options;
@@ -16,7 +16,7 @@ TrainOutputs forward_train(const ModelConfig& config, const Weights& weights, co
 
   // The model is bound to the leaves for this call: views such as MiT's k/v halves of
   // `kv` and the 1×1 convs seen as Linear are recorded on this step's tape.
-  if (config.model == "tv3s") {
+  if (config.kind == ModelKind::tv3s) {
     const Tv3sOutput out = Tv3s(config, weights).forward(images, T, nullptr, options);
     return {out.frames.logits, out.logits};
   }

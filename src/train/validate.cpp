@@ -17,7 +17,7 @@ ValResult validate(const ModelConfig& config, const Weights& weights, const data
   eval::Model model;
   eval::Protocol protocol;
   protocol.name = "val";
-  if (config.model == "tv3s") {
+  if (config.kind == ModelKind::tv3s) {
     model.tv3s = std::make_shared<const Tv3s>(config, weights);
     protocol.mode = mode == "stream" ? SegmentMode::stream : SegmentMode::clip;
   } else {

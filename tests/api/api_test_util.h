@@ -23,7 +23,7 @@ inline const std::string& tiny_model_path() {
   static TempDir dir;
   static const std::string path = [] {
     ModelConfig c;
-    c.model = "tv3s";
+    c.kind = ModelKind::tv3s;
     c.backbone = "mit_b0";
     c.num_classes = 5;
     c.embed_dim = 32;

@@ -185,7 +185,7 @@ TEST_CASE("C API: creation errors — status, message, *out NULL, nothing thrown
 
   // A per-frame SegFormer model cannot stream.
   ModelConfig segformer;
-  segformer.model = "segformer";
+  segformer.kind = ModelKind::segformer;
   segformer.num_classes = 5;
   segformer.embed_dim = 32;
   const Weights weights = random_weights(model_parameters(segformer), 5);

@@ -58,10 +58,10 @@ std::vector<std::pair<std::string, Shape>> official(const ModelConfig& config) {
   return model_parameters(config);
 }
 
-ModelConfig config_of(const std::string& model, const std::string& backbone, int64_t classes,
+ModelConfig config_of(ModelKind kind, const std::string& backbone, int64_t classes,
                       int64_t embed_dim = 256) {
   ModelConfig c;
-  c.model = model;
+  c.kind = kind;
   c.backbone = backbone;
   c.num_classes = classes;
   c.embed_dim = embed_dim;
@@ -133,9 +133,9 @@ TEST_CASE("convert: transformers' Segformer parameter lists map onto the officia
     ModelConfig want;
     bool fill;
   };
-  for (const Case& c : {Case{"segformer-b0", config_of("segformer", "mit_b0", 150), true},
-                        Case{"mit-b0", config_of("mit", "mit_b0", 0), true},
-                        Case{"segformer-b2", config_of("segformer", "mit_b2", 150, 768), false}}) {
+  for (const Case& c : {Case{"segformer-b0", config_of(ModelKind::segformer, "mit_b0", 150), true},
+                        Case{"mit-b0", config_of(ModelKind::mit, "mit_b0", 0), true},
+                        Case{"segformer-b2", config_of(ModelKind::segformer, "mit_b2", 150, 768), false}}) {
     INFO(c.model);
     const NamedTensors hf = hf_state_dict(c.model, c.fill);
     NamedTensors kept;
@@ -144,14 +144,14 @@ TEST_CASE("convert: transformers' Segformer parameter lists map onto the officia
     REQUIRE(convert::is_hf_naming(kept));
     const NamedTensors mapped = convert::map_hf_state_dict(kept, c.model);
     const ModelConfig got = convert::infer_config(shapes_of(mapped), {}, c.model);
-    CHECK(got.model == c.want.model);
+    CHECK(got.kind == c.want.kind);
     CHECK(got.backbone == c.want.backbone);
     CHECK(got.num_classes == c.want.num_classes);
     CHECK(got.embed_dim == c.want.embed_dim);
     CHECK_NOTHROW(check_parameter_set(shapes_of(mapped), model_parameters(c.want), c.model));
     if (!c.fill) continue;
     // kv = [key; value]: the rows of the key tensor's value, then the value tensor's.
-    const std::string prefix = c.want.model == "mit" ? "" : "backbone.";
+    const std::string prefix = c.want.kind == ModelKind::mit ? "" : "backbone.";
     std::map<std::string, Tensor> by_name(mapped.begin(), mapped.end());
     std::map<std::string, float> index;  // each HF tensor holds one value, its index
     for (const auto& [name, t] : hf) index[name] = t.to_vector()[0];
@@ -178,13 +178,13 @@ TEST_CASE("convert: a key without its value is an error naming it") {
 
 TEST_CASE("convert: infer_config reads every model and backbone from official shapes") {
   for (const MitConfig& mit : mit_configs()) {
-    for (const ModelConfig& want : {config_of("mit", mit.name, 0),
-                                    config_of("segformer", mit.name, 19),
-                                    config_of("segformer", mit.name, 150, 768),
-                                    config_of("tv3s", mit.name, 124)}) {
-      INFO(want.model, " ", want.backbone, " ", want.num_classes, " classes, E ", want.embed_dim);
+    for (const ModelConfig& want : {config_of(ModelKind::mit, mit.name, 0),
+                                    config_of(ModelKind::segformer, mit.name, 19),
+                                    config_of(ModelKind::segformer, mit.name, 150, 768),
+                                    config_of(ModelKind::tv3s, mit.name, 124)}) {
+      INFO(want.kind, " ", want.backbone, " ", want.num_classes, " classes, E ", want.embed_dim);
       const ModelConfig got = convert::infer_config(official(want), {}, "ckpt");
-      CHECK(got.model == want.model);
+      CHECK(got.kind == want.kind);
       CHECK(got.backbone == want.backbone);
       CHECK(got.num_classes == want.num_classes);
       CHECK(got.embed_dim == want.embed_dim);
@@ -193,7 +193,7 @@ TEST_CASE("convert: infer_config reads every model and backbone from official sh
 }
 
 TEST_CASE("convert: --arch and --num-classes must agree with the tensors, and fill in the rest") {
-  const auto b1 = official(config_of("segformer", "mit_b1", 124));
+  const auto b1 = official(config_of(ModelKind::segformer, "mit_b1", 124));
   ConvertOptions options;
   options.arch = "mit_b2";
   CHECK(error_message([&] { convert::infer_config(b1, options, "ckpt"); }) ==
@@ -205,7 +205,7 @@ TEST_CASE("convert: --arch and --num-classes must agree with the tensors, and fi
         "ckpt: --num-classes 150 does not match the checkpoint, whose "
         "decode_head.linear_pred.weight has 124 rows");
   CHECK(contains(error_message([&] {
-                   convert::infer_config(official(config_of("mit", "mit_b0", 0)), options, "ckpt");
+                   convert::infer_config(official(config_of(ModelKind::mit, "mit_b0", 0)), options, "ckpt");
                  }),
                  "--num-classes 150 given, but the checkpoint is a backbone without a decode head"));
 
@@ -278,7 +278,7 @@ TEST_CASE("convert: bad inputs exit 1 with the path and the problem, and write n
 
 TEST_CASE("convert: an ImageNet MiT checkpoint converts; one with a missing tensor is named") {
   test::TempDir dir;
-  const ModelConfig want = config_of("mit", "mit_b0", 0);
+  const ModelConfig want = config_of(ModelKind::mit, "mit_b0", 0);
   NamedTensors tensors;
   for (const auto& [name, shape] : model_parameters(want))
     tensors.emplace_back(name, Tensor::full(shape, double(tensors.size())));
@@ -302,7 +302,7 @@ TEST_CASE("convert: an ImageNet MiT checkpoint converts; one with a missing tens
   CHECK(contains(r.output, "wrote " + out + ": mit mit_b0, embed_dim 256, backbone only, 176 tensors"));
   const io::SafetensorsFile file = io::read_safetensors(out);
   const ModelConfig got = ModelConfig::from_metadata(file.metadata, out);
-  CHECK(got.model == "mit");
+  CHECK(got.kind == ModelKind::mit);
   CHECK(got.source == "mit checkpoint mit_b0.safetensors");
   REQUIRE(file.tensors.size() == 176);
   for (size_t i = 0; i < file.tensors.size(); ++i) {

@@ -84,7 +84,7 @@ std::string twin_videos(const TempDir& dir) {
 
 eval::Model shipped_tv3s() {
   ModelFile file = load_model_file(TV3S_SOURCE_DIR "/weights/tv3s_synth_b0.safetensors");
-  REQUIRE(file.config.model == "tv3s");
+  REQUIRE(file.config.kind == ModelKind::tv3s);
   eval::Model model;
   model.tv3s = std::make_shared<const Tv3s>(file.config, std::move(file.weights));
   return model;

@@ -29,7 +29,7 @@ TEST_CASE("models: MiT parameter counts match model-spec §2.1, heads §6") {
   // TV3S-B1, K = 124: 17,261,364 trainable parameters (model-spec §6), including the dead
   // conv_seg (15,996) that tv3s drops; tv3s counts the 2 × 256 BN running statistics too.
   ModelConfig tv3s_b1;
-  tv3s_b1.model = "tv3s";
+  tv3s_b1.kind = ModelKind::tv3s;
   tv3s_b1.backbone = "mit_b1";
   tv3s_b1.num_classes = 124;
   CHECK(count(model_parameters(tv3s_b1)) == 17261364 - 15996 + 512);
@@ -114,7 +114,7 @@ TEST_CASE("models: a TV3S model file runs its SegFormer path (--mode frame)") {
   const test::TempDir tmp;
   const std::string dir = tmp.path();
   ModelConfig c;
-  c.model = "tv3s";
+  c.kind = ModelKind::tv3s;
   c.backbone = "mit_b0";
   c.num_classes = 3;
   const ParameterList params = model_parameters(c);
@@ -126,7 +126,7 @@ TEST_CASE("models: a TV3S model file runs its SegFormer path (--mode frame)") {
 
   // The same backbone and head as a plain SegFormer give the same logits.
   ModelConfig seg = c;
-  seg.model = "segformer";
+  seg.kind = ModelKind::segformer;
   std::map<std::string, Tensor> seg_weights;
   for (auto& [name, shape] : model_parameters(seg)) seg_weights.emplace(name, w.get(name));
   NoGradGuard no_grad;
@@ -138,7 +138,7 @@ TEST_CASE("models: a TV3S model file runs its SegFormer path (--mode frame)") {
 
   // A backbone-only file is not a segmentation model.
   ModelConfig mit = c;
-  mit.model = "mit";
+  mit.kind = ModelKind::mit;
   mit.num_classes = 0;
   std::vector<std::pair<std::string, Tensor>> backbone;
   for (auto& [name, shape] : model_parameters(mit)) backbone.emplace_back(name, w.get("backbone." + name));

@@ -28,7 +28,7 @@ namespace {
 
 ModelConfig tiny_config() {
   ModelConfig c;
-  c.model = "tv3s";
+  c.kind = ModelKind::tv3s;
   c.backbone = "mit_b0";
   c.num_classes = 5;
   c.embed_dim = 32;

@@ -164,7 +164,7 @@ TEST_CASE("tv3s parity: convert reads window and shift from the checkpoint's con
   test::TempDir tmp;
   const convert::ConvertResult r = convert::convert_checkpoint(kData + "tiny_official.pth",
                                                      tmp.file("t.safetensors"), {}, [](auto&) {});
-  CHECK(r.config.model == "tv3s");
+  CHECK(r.config.kind == ModelKind::tv3s);
   CHECK(r.config.backbone == "mit_b0");
   CHECK(r.config.embed_dim == 32);
   CHECK(r.config.window == 4);

@@ -16,7 +16,7 @@ TEST_CASE("shipped model: the default TV3S segments a held-out synthetic video i
   Segmenter seg = Segmenter::load(path);
   CHECK(seg.mode() == SegmentMode::stream);
   const ModelConfig& config = seg.config();
-  CHECK(config.model == "tv3s");
+  CHECK(config.kind == ModelKind::tv3s);
   CHECK(config.backbone == "mit_b0");
   CHECK(config.class_names == data::synth_classes().names);
 

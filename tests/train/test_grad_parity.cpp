@@ -178,7 +178,7 @@ void check_against_reference(const Step& step, const std::string& device) {
 TEST_CASE("train parity: loss and every gradient of one TV3S step match PyTorch (f32, CPU)") {
   const nlohmann::json e = expected();
   const Fixture& f = fixture();
-  CHECK(f.config.model == "tv3s");
+  CHECK(f.config.kind == ModelKind::tv3s);
   CHECK(f.config.embed_dim == e["model"]["embed_dim"]);
   CHECK(f.config.window == e["model"]["window"]);
   CHECK(f.config.shift == e["model"]["shift"]);

@@ -28,12 +28,12 @@ using namespace tv3s;
 
 namespace {
 
-ModelConfig model_config(const std::string& model, const std::string& backbone = "mit_b0", int64_t classes = 5,
+ModelConfig model_config(ModelKind kind, const std::string& backbone = "mit_b0", int64_t classes = 5,
                          int64_t embed_dim = 32) {
   ModelConfig c;
-  c.model = model;
+  c.kind = kind;
   c.backbone = backbone;
-  c.num_classes = model == "mit" ? 0 : classes;
+  c.num_classes = kind == ModelKind::mit ? 0 : classes;
   c.embed_dim = embed_dim;
   c.window = 4;
   c.shift = 2;
@@ -95,20 +95,20 @@ double softplus_inverse(double y) { return y + std::log(-std::expm1(-y)); }
 }  // namespace
 
 TEST_CASE("initial_weights: the parameter set of every model kind, f32") {
-  for (const char* model : {"mit", "segformer", "tv3s"}) {
-    const ModelConfig c = model_config(model);
+  for (const ModelKind kind : {ModelKind::mit, ModelKind::segformer, ModelKind::tv3s}) {
+    const ModelConfig c = model_config(kind);
     const Weights w = train::initial_weights(c, 1);
     std::vector<std::pair<std::string, Shape>> have;
     for (auto& [name, t] : w.all()) {
       have.emplace_back(name, t.shape());
       CHECK(t.dtype() == DType::f32);
     }
-    CHECK_NOTHROW(check_parameter_set(have, model_parameters(c), model));
+    CHECK_NOTHROW(check_parameter_set(have, model_parameters(c), model_kind_name(kind)));
   }
 }
 
 TEST_CASE("initial_weights: constants exact (A_log, D, norms, BatchNorm, backbone biases)") {
-  const Weights w = train::initial_weights(model_config("tv3s"), 3);
+  const Weights w = train::initial_weights(model_config(ModelKind::tv3s), 3);
   for (int l = 0; l < 8; ++l) {
     const std::string m = "decode_head.vs.layers." + std::to_string(l) + ".mixer.";
     const std::vector<float> a = w.get(m + "A_log").to_vector();
@@ -135,7 +135,7 @@ TEST_CASE("initial_weights: constants exact (A_log, D, norms, BatchNorm, backbon
 }
 
 TEST_CASE("initial_weights: dt_proj.bias is softplus⁻¹ of a log-uniform Δ in [1e-3, 1e-1]") {
-  const Weights w = train::initial_weights(model_config("tv3s", "mit_b0", 5, 256), 5);
+  const Weights w = train::initial_weights(model_config(ModelKind::tv3s, "mit_b0", 5, 256), 5);
   const double lo = softplus_inverse(1e-3), hi = softplus_inverse(0.1);
   std::vector<double> log_dt;
   for (int l = 0; l < 8; ++l)
@@ -156,7 +156,7 @@ TEST_CASE("initial_weights: dt_proj.bias is softplus⁻¹ of a log-uniform Δ in
 }
 
 TEST_CASE("initial_weights: distributions of the random tensors (MiT-B0, E = 256, 124 classes)") {
-  const Weights w = train::initial_weights(model_config("tv3s", "mit_b0", 124, 256), 7);
+  const Weights w = train::initial_weights(model_config(ModelKind::tv3s, "mit_b0", 124, 256), 7);
   // MiT: Linear trunc-normal 0.02, Conv2d normal(0, sqrt(2 / fan_out)).
   check_spread(w, "backbone.block4.0.mlp.fc1.weight", 0.02);
   check_spread(w, "backbone.block3.1.attn.kv.weight", 0.02);
@@ -194,7 +194,7 @@ TEST_CASE("initial_weights: distributions of the random tensors (MiT-B0, E = 256
 }
 
 TEST_CASE("initial_weights: deterministic per seed, each tensor independent of the others") {
-  const ModelConfig tv3s = model_config("tv3s"), segformer = model_config("segformer");
+  const ModelConfig tv3s = model_config(ModelKind::tv3s), segformer = model_config(ModelKind::segformer);
   const Weights a = train::initial_weights(tv3s, 42), b = train::initial_weights(tv3s, 42);
   const Weights c = train::initial_weights(tv3s, 43), s = train::initial_weights(segformer, 42);
   int differ = 0;
@@ -209,7 +209,7 @@ TEST_CASE("initial_weights: deterministic per seed, each tensor independent of t
 }
 
 TV3S_CUDA_TEST_CASE("initial_weights: CUDA equals CPU bit for bit") {
-  const ModelConfig c = model_config("tv3s");
+  const ModelConfig c = model_config(ModelKind::tv3s);
   const Weights cpu = train::initial_weights(c, 9), gpu = train::initial_weights(c, 9, Device::CUDA);
   for (auto& [name, t] : cpu.all()) {
     CHECK(gpu.get(name).device() == Device::CUDA);
@@ -219,7 +219,7 @@ TV3S_CUDA_TEST_CASE("initial_weights: CUDA equals CPU bit for bit") {
 
 TEST_CASE("load_backbone: copies every backbone tensor from a converted, a raw and a prefixed MiT file") {
   test::TempDir dir;
-  const ModelConfig mit = model_config("mit"), tv3s = model_config("tv3s");
+  const ModelConfig mit = model_config(ModelKind::mit), tv3s = model_config(ModelKind::tv3s);
   const Weights imagenet = random_weights(model_parameters(mit), 17);
   const Weights fresh = train::initial_weights(tv3s, 1);
 
@@ -254,10 +254,10 @@ TEST_CASE("load_backbone: copies every backbone tensor from a converted, a raw a
 
 TEST_CASE("load_backbone: bad files are named with what is wrong") {
   test::TempDir dir;
-  const ModelConfig mit = model_config("mit"), tv3s = model_config("tv3s");
+  const ModelConfig mit = model_config(ModelKind::mit), tv3s = model_config(ModelKind::tv3s);
   const Weights imagenet = random_weights(model_parameters(mit), 17);
   Weights w = train::initial_weights(tv3s, 1);
-  auto message = [&](const std::string& path, const ModelConfig& config = model_config("tv3s")) {
+  auto message = [&](const std::string& path, const ModelConfig& config = model_config(ModelKind::tv3s)) {
     return test::error_message([&] { train::load_backbone(w, config, path); });
   };
 
@@ -266,7 +266,7 @@ TEST_CASE("load_backbone: bad files are named with what is wrong") {
                                   "backbone; fine-tune from a model file with --init instead");
 
   const std::string b0 = write_model(dir, "mit_b0.safetensors", mit, imagenet);
-  CHECK(message(b0, model_config("tv3s", "mit_b1")) ==
+  CHECK(message(b0, model_config(ModelKind::tv3s, "mit_b1")) ==
         b0 + ": is a mit_b0 backbone, but the model being trained is mit_b1");
 
   std::map<std::string, Tensor> missing = imagenet.all();
@@ -293,7 +293,7 @@ TEST_CASE("load_backbone: bad files are named with what is wrong") {
 
 TEST_CASE("init_from_model: copies what fits, re-initialises classifiers for a new class count") {
   test::TempDir dir;
-  const ModelConfig five = model_config("tv3s", "mit_b0", 5), three = model_config("tv3s", "mit_b0", 3);
+  const ModelConfig five = model_config(ModelKind::tv3s, "mit_b0", 5), three = model_config(ModelKind::tv3s, "mit_b0", 3);
   const Weights trained = random_weights(model_parameters(five), 23);
   const std::string path = write_model(dir, "trained.safetensors", five, trained);
 
@@ -315,7 +315,7 @@ TEST_CASE("init_from_model: copies what fits, re-initialises classifiers for a n
 
 TEST_CASE("init_from_model: a SegFormer or MiT file fills its part of a TV3S model") {
   test::TempDir dir;
-  const ModelConfig tv3s = model_config("tv3s"), segformer = model_config("segformer"), mit = model_config("mit");
+  const ModelConfig tv3s = model_config(ModelKind::tv3s), segformer = model_config(ModelKind::segformer), mit = model_config(ModelKind::mit);
   const Weights seg = random_weights(model_parameters(segformer), 29);
   const Weights backbone = random_weights(model_parameters(mit), 31);
   const std::string seg_path = write_model(dir, "segformer.safetensors", segformer, seg);
@@ -345,12 +345,12 @@ TEST_CASE("init_from_model: a SegFormer or MiT file fills its part of a TV3S mod
 
 TEST_CASE("init_from_model: a different backbone or decoder width is an error naming the file") {
   test::TempDir dir;
-  const ModelConfig tv3s = model_config("tv3s");
+  const ModelConfig tv3s = model_config(ModelKind::tv3s);
   const std::string path = write_model(dir, "m.safetensors", tv3s, random_weights(model_parameters(tv3s), 3));
   Weights w;
-  CHECK(test::error_message([&] { train::init_from_model(w, model_config("tv3s", "mit_b1"), path); }) ==
+  CHECK(test::error_message([&] { train::init_from_model(w, model_config(ModelKind::tv3s, "mit_b1"), path); }) ==
         path + ": its backbone is mit_b0, but the model being trained is mit_b1");
-  CHECK(test::error_message([&] { train::init_from_model(w, model_config("tv3s", "mit_b0", 5, 64), path); }) ==
+  CHECK(test::error_message([&] { train::init_from_model(w, model_config(ModelKind::tv3s, "mit_b0", 5, 64), path); }) ==
         path + ": its decoder width (embed_dim) is 32, but the model being trained has 64");
   // Not a model file at all: the loader's message.
   const std::string bad = dir.file("bad.safetensors");

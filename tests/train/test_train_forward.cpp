@@ -35,9 +35,9 @@ namespace {
 // (1e-5 showed 7e-5 relative on linear_c1, whose path crosses two bilinear resizes).
 constexpr double kStep = 1e-6;
 
-ModelConfig tiny_config(const std::string& model = "tv3s") {
+ModelConfig tiny_config(ModelKind kind = ModelKind::tv3s) {
   ModelConfig c;
-  c.model = model;
+  c.kind = kind;
   c.backbone = "mit_b0";
   c.num_classes = 3;
   c.embed_dim = 16;
@@ -242,7 +242,7 @@ TEST_CASE("train: BatchNorm statistics move; noise follows the seed") {
 }
 
 TEST_CASE("train: a SegFormer trains its per-frame path alone") {
-  const ModelConfig c = tiny_config("segformer");
+  const ModelConfig c = tiny_config(ModelKind::segformer);
   Weights w = tiny_weights(c, DType::f32);
   require_grads(w);
   Rng rng(0), data_rng(13);
