@@ -15,6 +15,7 @@
 
 #include "src/data/class_tables.h"
 #include "src/data/train_clips.h"
+#include "src/eval/evaluate.h"
 #include "src/io/atomic_file.h"
 #include "src/models/model_file.h"
 #include "src/models/parameters.h"
@@ -218,6 +219,10 @@ void open(Training& t, const TrainRun& run) {
     data::EvalOptions listing;
     listing.split = config.val_split;
     listing.limit = config.val_videos;
+    // A TV3S sees each annotated Cityscapes frame after its official neighbours, as in
+    // `tv3s eval` (the same offsets validate() asks the loop for).
+    if (kind == data::DatasetKind::cityscapes && config.model.kind == ModelKind::tv3s)
+      listing.context_offsets = eval::cityscapes_context(validation_mode(config.val_mode));
     t.val_set = data::list_eval_set(config.data_root, kind, listing);
   }
 

@@ -9,6 +9,10 @@
 
 namespace tv3s::train {
 
+SegmentMode validation_mode(const std::string& mode) {
+  return mode == "stream" ? SegmentMode::stream : SegmentMode::clip;
+}
+
 ValResult validate(const ModelConfig& config, const Weights& weights, const data::EvalSet& set,
                    const std::string& mode) {
   NoGradGuard no_grad;
@@ -19,13 +23,17 @@ ValResult validate(const ModelConfig& config, const Weights& weights, const data
   protocol.name = "val";
   if (config.kind == ModelKind::tv3s) {
     model.tv3s = std::make_shared<const Tv3s>(config, weights);
-    protocol.mode = mode == "stream" ? SegmentMode::stream : SegmentMode::clip;
+    protocol.mode = validation_mode(mode);
   } else {
     model.segformer = std::make_shared<const Segformer>(config, weights);
     protocol.mode = SegmentMode::frame;
   }
   eval::LoopOptions loop;
   loop.protocols = {protocol};  // native size (no test resize): what the model trains on
+  // Cityscapes: every annotated frame after its official neighbours (listed by the
+  // trainer with these offsets), each a video of its own, as `tv3s eval` scores them.
+  if (set.kind == data::DatasetKind::cityscapes && model.tv3s)
+    loop.context = eval::cityscapes_context(protocol.mode);
   const eval::ProtocolResult result = eval::evaluate_set(set, model, loop).front();
 
   ValResult r;

@@ -1,5 +1,5 @@
 // Validation during training: the current weights segment every video of a held-out split
-// (VSPW layout) and are scored like `tv3s eval` does — mIoU (mmseg 0.11) and mVC8/16
+// (VSPW or Cityscapes layout) and are scored like `tv3s eval` does — mIoU (mmseg 0.11) and mVC8/16
 // (VC_perclip). Clip mode is the official evaluation (model-spec §8.1; identical to the
 // training-mode forward without dropout, training-spec §9); stream mode is faster on long
 // videos. Frames are used at their own size (no test resize): what the model trains on.
@@ -10,6 +10,7 @@
 #include "src/data/eval_dataset.h"
 #include "src/models/config.h"
 #include "src/nn/weights.h"
+#include "tv3s/segmenter.h"
 
 namespace tv3s::train {
 
@@ -19,7 +20,11 @@ struct ValResult {
   double seconds = 0;
 };
 
-// Runs under NoGradGuard; BatchNorm uses the running statistics (eval mode).
+// "stream" → stream, anything else ("clip") → clip: the TV3S mode of validation.
+SegmentMode validation_mode(const std::string& mode);
+
+// Runs under NoGradGuard; BatchNorm uses the running statistics (eval mode). On Cityscapes
+// a TV3S needs the set listed with eval::cityscapes_context(validation_mode(mode)).
 ValResult validate(const ModelConfig& config, const Weights& weights, const data::EvalSet& set,
                    const std::string& mode);
 

@@ -8,12 +8,14 @@
 #include <fstream>
 #include <memory>
 
+#include "src/convert/checkpoint.h"
 #include "src/data/eval_dataset.h"
 #include "src/data/synth.h"
 #include "src/eval/evaluate.h"
 #include "src/io/image.h"
 #include "src/models/model_file.h"
 #include "src/train/validate.h"
+#include "tests/eval/eval_test_util.h"
 #include "tests/test_util.h"
 
 namespace tv3s {
@@ -169,6 +171,49 @@ TEST_CASE("eval loop: training's validation is the same loop on the training mod
     CHECK(v.videos == 2);
     // 6-frame videos are too short for mVC8/16 (VC_perclip skips videos of ≤ 16 frames).
     CHECK(std::isnan(v.mvc8) == std::isnan(r[0].vc.mvc8));
+  }
+}
+
+TEST_CASE("eval loop: validation on Cityscapes runs a TV3S over the official neighbours, as tv3s eval does") {
+  // Annotated frame lindau_000000_000019 = fixture frame 9 of the tiny TV3S; its
+  // neighbours 000010..000018 = fixture frames 0..8 (leftImg8bit_sequence only).
+  TempDir dir;
+  const std::string model_path = dir.file("tiny.safetensors"), root = dir.file("cs");
+  convert::convert_checkpoint(TV3S_SOURCE_DIR "/tests/data/tv3s/tiny_official.pth", model_path, {},
+                             [](const std::string&) {});
+  const std::string frames = TV3S_SOURCE_DIR "/tests/data/tv3s/tiny_frames/";
+  test::write_classes(root, {"a", "b", "c", "d", "e"});
+  test::Labels gt(90 * 130);
+  for (size_t i = 0; i < gt.size(); ++i) gt[i] = uint8_t(i % 130 / 26);
+  test::write_labels(root + "/gtFine/val/lindau/lindau_000000_000019_gtFine_labelTrainIds.png", 90, 130, gt);
+  fs::create_directories(root + "/leftImg8bit/val/lindau");
+  fs::create_directories(root + "/leftImg8bit_sequence/val/lindau");
+  fs::copy_file(frames + "009.png", root + "/leftImg8bit/val/lindau/lindau_000000_000019_leftImg8bit.png");
+  for (int k = 0; k < 9; ++k)
+    fs::copy_file(frames + "00" + std::to_string(k) + ".png",
+                  root + "/leftImg8bit_sequence/val/lindau/lindau_000000_0000" + std::to_string(10 + k) +
+                      "_leftImg8bit.png");
+  ModelFile file = load_model_file(model_path);
+  for (const char* mode : {"stream", "clip"}) {
+    INFO(mode);
+    data::EvalOptions listing;
+    listing.context_offsets = eval::cityscapes_context(train::validation_mode(mode));
+    const data::EvalSet set = data::list_eval_set(root, data::DatasetKind::cityscapes, listing);
+    const train::ValResult v = train::validate(file.config, file.weights, set, mode);
+    eval::LoopOptions loop;
+    loop.protocols = eval::plan_protocols("stream", mode, true, true);
+    loop.context = listing.context_offsets;
+    eval::Model model;
+    model.tv3s = std::make_shared<const Tv3s>(file.config, file.weights);
+    const auto r = eval::evaluate_set(set, model, loop);
+    CHECK(v.miou == r[0].iou.miou);
+    CHECK(v.frames == 1);
+    CHECK(std::isnan(v.mvc8));  // Cityscapes has no mVC
+    // The neighbours matter: the annotated frame alone (a video of one frame) scores otherwise.
+    const data::EvalSet alone = data::list_eval_set(root, data::DatasetKind::cityscapes, {});
+    eval::LoopOptions no_context = loop;
+    no_context.context.clear();
+    CHECK(eval::evaluate_set(alone, model, no_context)[0].iou.miou != v.miou);
   }
 }
 
