@@ -1,4 +1,4 @@
-// The one primitive behind every layout op (permute, slice, concat, pad, roll), and its
+// The one primitive behind every movement op (permute, slice, concat, pad, roll), and its
 // CUDA launcher (kernels in cuda/movement.cu; CPU twin and the ops in src/ops/movement.cpp).
 //
 // A StridedCopy moves a box of elements between two strided layouts:

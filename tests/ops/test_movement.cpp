@@ -37,7 +37,7 @@ const std::vector<DType> kAllDTypes = {DType::f32, DType::f16, DType::bf16,
 
 // --- permute / transpose ---------------------------------------------------------------
 
-TEST_CASE("layout: permute forward matches the index formula") {
+TEST_CASE("movement: permute forward matches the index formula") {
   const Tensor x = iota(Shape{2, 3, 4});
   const Tensor y = permute(x, {2, 0, 1});  // y[k][i][j] = x[i][j][k]
   REQUIRE(y.shape() == Shape{4, 2, 3});
@@ -62,7 +62,7 @@ TEST_CASE("layout: permute forward matches the index formula") {
         }
 }
 
-TEST_CASE("layout: transpose swaps two axes") {
+TEST_CASE("movement: transpose swaps two axes") {
   const Tensor x = Tensor::from_vector({1, 2, 3, 4, 5, 6}, Shape{2, 3});
   const Tensor t = transpose(x, 0, 1);
   CHECK(t.shape() == Shape{3, 2});
@@ -71,7 +71,7 @@ TEST_CASE("layout: transpose swaps two axes") {
   CHECK(values(transpose(x, 1, 1)) == values(x));
 }
 
-TEST_CASE("layout: permute that only moves size-1 dims is a free view") {
+TEST_CASE("movement: permute that only moves size-1 dims is a free view") {
   const Tensor x = iota(Shape{3, 1, 4});
   const Tensor y = permute(x, {1, 0, 2});
   CHECK(y.shape() == Shape{1, 3, 4});
@@ -80,7 +80,7 @@ TEST_CASE("layout: permute that only moves size-1 dims is a free view") {
   CHECK(permute(x, {0, 1, 2}).shares_storage(x));
 }
 
-TEST_CASE("layout: permute and transpose reject bad axes") {
+TEST_CASE("movement: permute and transpose reject bad axes") {
   const Tensor x = iota(Shape{2, 3, 4});
   CHECK_THROWS_WITH_AS(permute(x, {0, 0, 1}), doctest::Contains("not a permutation"), Error);
   CHECK_THROWS_WITH_AS(permute(x, {0, 1, 3}), doctest::Contains("f32[2, 3, 4]"), Error);
@@ -92,7 +92,7 @@ TEST_CASE("layout: permute and transpose reject bad axes") {
 
 // --- slice -------------------------------------------------------------------------------
 
-TEST_CASE("layout: slice forward, Python-style indices") {
+TEST_CASE("movement: slice forward, Python-style indices") {
   const Tensor x = iota(Shape{3, 4});
   CHECK(values(slice(x, 1, 1, 3)) == std::vector<float>{1, 2, 5, 6, 9, 10});
   CHECK(values(slice(x, 1, -2, 100)) == std::vector<float>{2, 3, 6, 7, 10, 11});  // end clamped
@@ -102,7 +102,7 @@ TEST_CASE("layout: slice forward, Python-style indices") {
   CHECK(values(slice(x, 0, -1, 3)) == std::vector<float>{8, 9, 10, 11});
 }
 
-TEST_CASE("layout: slice is a view when every dim before the axis is 1") {
+TEST_CASE("movement: slice is a view when every dim before the axis is 1") {
   const Tensor x = iota(Shape{3, 4});
   const Tensor rows = slice(x, 0, 1, 3);
   CHECK(rows.shares_storage(x));
@@ -115,7 +115,7 @@ TEST_CASE("layout: slice is a view when every dim before the axis is 1") {
   CHECK_FALSE(slice(x, 1, 0, 2).shares_storage(x));  // rows of 2 out of 4: a copy
 }
 
-TEST_CASE("layout: slice rejects bad axes and begins") {
+TEST_CASE("movement: slice rejects bad axes and begins") {
   const Tensor x = iota(Shape{3, 4});
   CHECK_THROWS_WITH_AS(slice(x, 2, 0, 1), doctest::Contains("slice: axis 2 out of range"), Error);
   CHECK_THROWS_WITH_AS(slice(x, 1, 5, 6), doctest::Contains("slice: begin 5 out of range"), Error);
@@ -124,7 +124,7 @@ TEST_CASE("layout: slice rejects bad axes and begins") {
 
 // --- concat --------------------------------------------------------------------------------
 
-TEST_CASE("layout: concat forward") {
+TEST_CASE("movement: concat forward") {
   const Tensor a = Tensor::from_vector({1, 2, 3, 4}, Shape{2, 1, 2});
   const Tensor b = Tensor::from_vector({5, 6, 7, 8, 9, 10, 11, 12}, Shape{2, 2, 2});
   const Tensor c = concat({a, b}, 1);
@@ -138,7 +138,7 @@ TEST_CASE("layout: concat forward") {
   CHECK(values(e) == std::vector<float>{5, 6, 7, 8, 9, 10, 11, 12, 1, 2, 3, 4});
 }
 
-TEST_CASE("layout: concat rejects mismatched inputs") {
+TEST_CASE("movement: concat rejects mismatched inputs") {
   const Tensor a = iota(Shape{2, 3});
   CHECK_THROWS_WITH_AS(concat({a, iota(Shape{3, 3})}, 1),
                        doctest::Contains("concat: tensor 1 is f32[3, 3] cpu but tensor 0 is f32[2, 3]"),
@@ -151,7 +151,7 @@ TEST_CASE("layout: concat rejects mismatched inputs") {
 
 // --- pad ------------------------------------------------------------------------------------
 
-TEST_CASE("layout: pad with a constant") {
+TEST_CASE("movement: pad with a constant") {
   const Tensor x = Tensor::from_vector({1, 2, 3, 4}, Shape{2, 2});
   const Tensor y = pad(x, {1, 0}, {0, 2}, 7);
   CHECK(y.shape() == Shape{3, 4});
@@ -162,7 +162,7 @@ TEST_CASE("layout: pad with a constant") {
   CHECK(values(z) == std::vector<float>{0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0});
 }
 
-TEST_CASE("layout: pad rejects bad widths") {
+TEST_CASE("movement: pad rejects bad widths") {
   const Tensor x = iota(Shape{2, 2});
   CHECK_THROWS_WITH_AS(pad(x, {1}, {1, 1}), doctest::Contains("need 2 entries each"), Error);
   CHECK_THROWS_WITH_AS(pad(x, {0, -1}, {0, 0}), doctest::Contains("pad: negative padding"), Error);
@@ -170,7 +170,7 @@ TEST_CASE("layout: pad rejects bad widths") {
 
 // --- roll -----------------------------------------------------------------------------------
 
-TEST_CASE("layout: roll matches torch.roll") {
+TEST_CASE("movement: roll matches torch.roll") {
   const Tensor x = iota(Shape{5});
   CHECK(values(roll(x, {2}, {0})) == std::vector<float>{3, 4, 0, 1, 2});
   CHECK(values(roll(x, {-1}, {0})) == std::vector<float>{1, 2, 3, 4, 0});
@@ -191,7 +191,7 @@ TEST_CASE("layout: roll matches torch.roll") {
         CHECK(r[size_t((((i + 1) % 3) * 4 + (j + 1) % 4) * 2 + k)] == float((i * 4 + j) * 2 + k));
 }
 
-TEST_CASE("layout: roll rejects mismatched shifts and axes") {
+TEST_CASE("movement: roll rejects mismatched shifts and axes") {
   const Tensor x = iota(Shape{2, 3});
   CHECK_THROWS_WITH_AS(roll(x, {1, 2}, {0}), doctest::Contains("roll: 2 shifts [1, 2] for 1 axes"),
                        Error);
@@ -201,7 +201,7 @@ TEST_CASE("layout: roll rejects mismatched shifts and axes") {
 
 // --- every dtype -------------------------------------------------------------------------------
 
-TEST_CASE("layout: every op moves every dtype bit-exactly") {
+TEST_CASE("movement: every op moves every dtype bit-exactly") {
   for (DType dtype : kAllDTypes) {
     CAPTURE(dtype_name(dtype));
     const Tensor x = iota(Shape{2, 3, 4}, dtype);  // 0..23: exact in every dtype
@@ -223,14 +223,14 @@ TEST_CASE("layout: every op moves every dtype bit-exactly") {
 
 // --- backward ------------------------------------------------------------------------------------
 
-TEST_CASE("layout: permute and transpose backward (gradcheck)") {
+TEST_CASE("movement: permute and transpose backward (gradcheck)") {
   test::gradcheck([](const std::vector<Tensor>& in) { return permute(in[0], {2, 0, 3, 1}); },
                   {random64(Shape{2, 3, 4, 2}, 1)});
   test::gradcheck([](const std::vector<Tensor>& in) { return transpose(in[0], 0, 2); },
                   {random64(Shape{3, 2, 4}, 2)});
 }
 
-TEST_CASE("layout: slice backward (gradcheck), view and copy") {
+TEST_CASE("movement: slice backward (gradcheck), view and copy") {
   test::gradcheck([](const std::vector<Tensor>& in) { return slice(in[0], 1, 1, -1); },
                   {random64(Shape{2, 5, 3}, 3)});
   test::gradcheck([](const std::vector<Tensor>& in) { return slice(in[0], 0, 2, 4); },
@@ -243,19 +243,19 @@ TEST_CASE("layout: slice backward (gradcheck), view and copy") {
       {random64(Shape{3, 2}, 5)});
 }
 
-TEST_CASE("layout: concat backward (gradcheck), one input without grad") {
+TEST_CASE("movement: concat backward (gradcheck), one input without grad") {
   Tensor fixed = test::random(Shape{2, 1, 3}, 6, -1, 1, false, DType::f64);
   test::gradcheck(
       [](const std::vector<Tensor>& in) { return concat({in[0], in[1], in[2]}, 1); },
       {random64(Shape{2, 2, 3}, 7), fixed, random64(Shape{2, 4, 3}, 8)});
 }
 
-TEST_CASE("layout: pad backward (gradcheck)") {
+TEST_CASE("movement: pad backward (gradcheck)") {
   test::gradcheck([](const std::vector<Tensor>& in) { return pad(in[0], {1, 0, 2}, {0, 3, 1}, -2.0); },
                   {random64(Shape{2, 3, 2}, 9)});
 }
 
-TEST_CASE("layout: roll backward (gradcheck)") {
+TEST_CASE("movement: roll backward (gradcheck)") {
   test::gradcheck([](const std::vector<Tensor>& in) { return roll(in[0], {1, -2}, {0, 2}); },
                   {random64(Shape{3, 2, 5}, 10)});
   test::gradcheck([](const std::vector<Tensor>& in) { return roll(in[0], {4}, {}); },
@@ -266,7 +266,7 @@ TEST_CASE("layout: roll backward (gradcheck)") {
 
 namespace {
 
-// Every layout op on the given inputs, each through check_backends.
+// Every movement op on the given inputs, each through check_backends.
 void check_layout_backends(const std::vector<Tensor>& in4d, double tol, DType dtype, bool grads) {
   using In = std::vector<Tensor>;
   const auto run = [&](const test::OpFn& f, const In& inputs) {
@@ -290,7 +290,7 @@ void check_layout_backends(const std::vector<Tensor>& in4d, double tol, DType dt
 
 }  // namespace
 
-TV3S_CUDA_TEST_CASE("layout: CUDA matches CPU for every op (f32, f16, bf16; with gradients)") {
+TV3S_CUDA_TEST_CASE("movement: CUDA matches CPU for every op (f32, f16, bf16; with gradients)") {
   // Inputs are exact in every float dtype, so forwards agree exactly. The gradients are
   // check_backends' weights, rounded to f16/bf16 on the GPU (half an ulp: 2^-11 / 2^-8
   // relative), and where two paths meet (concat of x with itself) their rounded sum: at
@@ -301,7 +301,7 @@ TV3S_CUDA_TEST_CASE("layout: CUDA matches CPU for every op (f32, f16, bf16; with
   check_layout_backends(in4d, 1.6e-2, DType::bf16, true);
 }
 
-TV3S_CUDA_TEST_CASE("layout: CUDA matches CPU for f64, i32 and u8 (bit-exact, no gradients)") {
+TV3S_CUDA_TEST_CASE("movement: CUDA matches CPU for f64, i32 and u8 (bit-exact, no gradients)") {
   const std::vector<Tensor> floats = {exact_random(Shape{3, 5, 33, 40}, 2, false)};
   check_layout_backends(floats, 0.0, DType::f64, false);
   const Tensor bytes = test::random(Shape{3, 5, 33, 40}, 3, 0, 255).to(DType::u8);
@@ -309,7 +309,7 @@ TV3S_CUDA_TEST_CASE("layout: CUDA matches CPU for f64, i32 and u8 (bit-exact, no
   check_layout_backends({bytes.to(DType::i32)}, 0.0, DType::i32, false);
 }
 
-TV3S_CUDA_TEST_CASE("layout: CUDA permute of large transposes (tiled path, partial tiles)") {
+TV3S_CUDA_TEST_CASE("movement: CUDA permute of large transposes (tiled path, partial tiles)") {
   using In = std::vector<Tensor>;
   const In x = {exact_random(Shape{2, 67, 100}, 4)};
   test::check_backends([](const In& in) { return transpose(in[0], 1, 2); }, x, 0.0);
