@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "src/cli/args.h"
+
 namespace tv3s::cli {
 
 Progress::Progress(int64_t total, std::string unit, bool enabled)
@@ -13,9 +15,7 @@ Progress::Progress(int64_t total, std::string unit, bool enabled)
 
 Progress::~Progress() { finish(); }
 
-double Progress::seconds() const {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-}
+double Progress::seconds() const { return seconds_since(start_); }
 
 void Progress::step(int64_t done) {
   done_ += done;

@@ -1,14 +1,17 @@
 // Helpers for the file-format tests (TempDir is in tests/test_util.h): raw file writes for crafted bad
-// inputs, and the message of the tv3s::Error an expression throws.
+// inputs, the message of the tv3s::Error an expression throws, and the image fixtures
+// (tests/data/image/, from tools/gen_image_fixtures.py) shared by the resize tests.
 #pragma once
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "src/io/image.h"
 #include "tests/test_util.h"
 #include "tv3s/error.h"
 
@@ -31,6 +34,28 @@ inline std::string error_message(const std::function<void()>& f) {
     return e.what();
   }
   return "(no error)";
+}
+
+inline const std::string kImageFixtures = TV3S_SOURCE_DIR "/tests/data/image/";
+
+// A JSON file of the image fixtures.
+inline nlohmann::json read_image_fixture_json(const std::string& name) {
+  std::ifstream in(kImageFixtures + name);
+  REQUIRE(in);
+  return nlohmann::json::parse(in);
+}
+
+// tools/gen_image_fixtures.py's synthetic_frame.
+inline io::Image synthetic_frame(int width, int height) {
+  io::Image image;
+  image.width = width, image.height = height;
+  image.rgb.resize(size_t(width) * size_t(height) * 3);
+  for (int64_t y = 0; y < height; ++y)
+    for (int64_t x = 0; x < width; ++x)
+      for (int64_t c = 0; c < 3; ++c)
+        image.rgb[size_t((y * width + x) * 3 + c)] =
+            uint8_t((x * x * (c + 1) + y * (31 + 17 * c) + x * y + 7 * c) % 256);
+  return image;
 }
 
 }  // namespace tv3s::test

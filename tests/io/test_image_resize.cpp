@@ -4,7 +4,6 @@
 // cases and 80 random small sizes; on a mismatch the max |difference| and the fraction of
 // equal bytes are printed. Same size is a copy; bad sizes give one clear message.
 #include <cstdlib>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "src/io/image.h"
@@ -17,13 +16,7 @@ using tv3s::test::error_message;
 
 namespace {
 
-const std::string kData = TV3S_SOURCE_DIR "/tests/data/image/";
-
-nlohmann::json read_json(const std::string& name) {
-  std::ifstream in(kData + name);
-  REQUIRE(in);
-  return nlohmann::json::parse(in);
-}
+const std::string& kData = test::kImageFixtures;
 
 std::vector<uint8_t> npy_bytes(const std::string& name) {
   const std::vector<int32_t> values = io::read_npy(kData + name).to_vector_i32();
@@ -52,19 +45,6 @@ io::Image image_from(const std::vector<uint8_t>& bytes, size_t offset, int width
   return image;
 }
 
-// tools/gen_image_fixtures.py's synthetic_frame.
-io::Image synthetic_frame(int width, int height) {
-  io::Image image;
-  image.width = width, image.height = height;
-  image.rgb.resize(size_t(width) * size_t(height) * 3);
-  for (int64_t y = 0; y < height; ++y)
-    for (int64_t x = 0; x < width; ++x)
-      for (int64_t c = 0; c < 3; ++c)
-        image.rgb[size_t((y * width + x) * 3 + c)] =
-            uint8_t((x * x * (c + 1) + y * (31 + 17 * c) + x * y + 7 * c) % 256);
-  return image;
-}
-
 }  // namespace
 
 TEST_CASE("image resize: cv2 INTER_LINEAR bit for bit (up, down, 2x down, one axis, mixed)") {
@@ -81,7 +61,7 @@ TEST_CASE("image resize: cv2 INTER_LINEAR bit for bit (up, down, 2x down, one ax
 }
 
 TEST_CASE("image resize: cv2 INTER_LINEAR bit for bit on 80 random sizes") {
-  const nlohmann::json cases = read_json("resize_sweep.json");
+  const nlohmann::json cases = test::read_image_fixture_json("resize_sweep.json");
   const std::vector<uint8_t> inputs = npy_bytes("resize_sweep_in.npy");
   const std::vector<uint8_t> outputs = npy_bytes("resize_sweep_out.npy");
   REQUIRE(cases.size() == 80);
@@ -97,7 +77,7 @@ TEST_CASE("image resize: cv2 INTER_LINEAR bit for bit on 80 random sizes") {
 }
 
 TEST_CASE("image resize: a resize to the same size copies the image") {
-  const io::Image frame = synthetic_frame(13, 7);
+  const io::Image frame = test::synthetic_frame(13, 7);
   CHECK(io::resize_linear_u8(frame, 13, 7).rgb == frame.rgb);
 }
 
@@ -105,11 +85,11 @@ TEST_CASE("image resize: bad sizes give one clear message") {
   io::Image empty;
   CHECK(error_message([&] { io::resize_linear_u8(empty, 4, 4); }) ==
         "resize_linear_u8: the image is 0x0 pixels: empty");
-  io::Image short_buffer = synthetic_frame(4, 3);
+  io::Image short_buffer = test::synthetic_frame(4, 3);
   short_buffer.rgb.pop_back();
   CHECK(error_message([&] { io::resize_linear_u8(short_buffer, 8, 6); }) ==
         "resize_linear_u8: a 4x3 RGB image holds 36 bytes, got 35");
-  const io::Image frame = synthetic_frame(4, 3);
+  const io::Image frame = test::synthetic_frame(4, 3);
   CHECK(error_message([&] { io::resize_linear_u8(frame, 0, 6); }) ==
         "resize_linear_u8: target size 0x6 is not positive");
   CHECK(error_message([&] { io::resize_linear_u8(frame, 5, -1); }) ==

@@ -1,12 +1,12 @@
 // The official test-time resize (src/pipeline/official_resize.h) against OpenCV and the
-// official Python formulas (OpenCV's resize itself: tests/io/test_image_resize.cpp), from tools/gen_image_fixtures.py (cv2 5.0, mmcv 1.x rules):
+// official Python formulas, from tools/gen_image_fixtures.py (cv2 5.0, mmcv 1.x rules;
+// OpenCV's resize itself is tested in tests/io/test_image_resize.cpp):
 //  - the VSPW and Cityscapes rules end to end at real frame sizes (CRC-32 of the output,
 //    which must equal that of the official pipeline's cv2 calls);
 //  - network_input_size equals the official formulas on a table of frame sizes;
 //  - the none rule is a copy; bad sizes and names give one clear message.
 #include <array>
 #include <cstdlib>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "src/io/image.h"
@@ -18,27 +18,6 @@ using namespace tv3s;
 using tv3s::test::error_message;
 
 namespace {
-
-const std::string kData = TV3S_SOURCE_DIR "/tests/data/image/";
-
-nlohmann::json read_json(const std::string& name) {
-  std::ifstream in(kData + name);
-  REQUIRE(in);
-  return nlohmann::json::parse(in);
-}
-
-// tools/gen_image_fixtures.py's synthetic_frame.
-io::Image synthetic_frame(int width, int height) {
-  io::Image image;
-  image.width = width, image.height = height;
-  image.rgb.resize(size_t(width) * size_t(height) * 3);
-  for (int64_t y = 0; y < height; ++y)
-    for (int64_t x = 0; x < width; ++x)
-      for (int64_t c = 0; c < 3; ++c)
-        image.rgb[size_t((y * width + x) * 3 + c)] =
-            uint8_t((x * x * (c + 1) + y * (31 + 17 * c) + x * y + 7 * c) % 256);
-  return image;
-}
 
 // zlib's CRC-32 (the fixture's checksum of a resized frame).
 uint32_t crc32(const std::vector<uint8_t>& bytes) {
@@ -59,14 +38,14 @@ uint32_t crc32(const std::vector<uint8_t>& bytes) {
 }  // namespace
 
 TEST_CASE("official resize: a resize to the same size, and the none rule, copy the frame") {
-  const io::Image frame = synthetic_frame(13, 7);
+  const io::Image frame = test::synthetic_frame(13, 7);
   CHECK(apply_input_resize(InputResize::none, frame).rgb == frame.rgb);
   const ImageSize size = network_input_size(InputResize::none, 13, 7);
   CHECK((size.width == 13 && size.height == 7));
 }
 
 TEST_CASE("official resize: network input sizes equal the official formulas") {
-  const nlohmann::json table = read_json("test_sizes.json");
+  const nlohmann::json table = test::read_image_fixture_json("test_sizes.json");
   REQUIRE(table.size() == 75);
   for (const auto& row : table) {
     const InputResize rule = parse_input_resize(row["rule"]);
@@ -90,13 +69,13 @@ TEST_CASE("official resize: network input sizes equal the official formulas") {
 }
 
 TEST_CASE("official resize: the VSPW and Cityscapes rules equal the official cv2 calls") {
-  const nlohmann::json cases = read_json("test_rules.json");
+  const nlohmann::json cases = test::read_image_fixture_json("test_rules.json");
   REQUIRE(cases.size() == 8);
   for (const auto& c : cases) {
     const InputResize rule = parse_input_resize(c["rule"]);
     const int width = c["width"], height = c["height"];
     CAPTURE(str(c["rule"].get<std::string>(), " ", width, "x", height));
-    const io::Image resized = apply_input_resize(rule, synthetic_frame(width, height));
+    const io::Image resized = apply_input_resize(rule, test::synthetic_frame(width, height));
     CHECK(resized.width == c["out_width"].get<int>());
     CHECK(resized.height == c["out_height"].get<int>());
     const ImageSize size = network_input_size(rule, width, height);
