@@ -141,6 +141,7 @@ EvalSet list_cityscapes(const std::string& root, const EvalOptions& options) {
   EvalSet set;
   set.kind = DatasetKind::cityscapes;
   set.root = root, set.split = options.split;
+  set.context_offsets = options.context_offsets;
   set.reduce_zero_label = false;
   const std::string gt_dir = join(join(root, "gtFine"), options.split);
   set.source = gt_dir;

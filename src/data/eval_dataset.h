@@ -65,6 +65,7 @@ struct EvalSet {
   ClassTable classes;
   std::string classes_from;  // "ROOT/classes.json" or "the VSPW table" (for messages)
   std::vector<EvalVideo> videos;
+  std::vector<int> context_offsets;  // Cityscapes: what each EvalFrame::context holds, in order
   int64_t frames() const;
 };
 

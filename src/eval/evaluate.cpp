@@ -171,10 +171,10 @@ std::vector<ProtocolResult> evaluate_set(const EvalSet& set, const Model& model,
     run.segmenter->set_resize(run.resize);
     run.result.mode = segment_mode_name(model.tv3s ? p.mode : SegmentMode::frame);
     run.result.resize = input_resize_name(run.resize);
-    if (cityscapes && model.tv3s) {  // positions in options.context
+    if (cityscapes && model.tv3s) {  // positions in set.context_offsets
       const std::vector<int> own = cityscapes_context(p.mode);
-      for (size_t k = 0; k < options.context.size(); ++k)
-        if (std::find(own.begin(), own.end(), options.context[k]) != own.end()) run.context.push_back(int(k));
+      for (size_t k = 0; k < set.context_offsets.size(); ++k)
+        if (std::find(own.begin(), own.end(), set.context_offsets[k]) != own.end()) run.context.push_back(int(k));
     }
     run.save_dir = p.save_dir;
   }
@@ -274,7 +274,6 @@ Evaluation evaluate(const EvalRequest& o) {
   listing.masks = !(kind == DatasetKind::vspw && o.split == "test" && !o.model.empty() && !o.save_dir.empty());
   listing.videos = o.videos, listing.limit = o.limit;
   if (cityscapes && model.tv3s) listing.context_offsets = cityscapes_context(loop.protocols);
-  loop.context = listing.context_offsets;
   const EvalSet set = data::list_eval_set(o.root, kind, listing);
   loop.metrics = listing.masks;
   TV3S_CHECK(loop.metrics || o.json.empty(), o.json, ": the ", o.split,

@@ -73,7 +73,6 @@ struct Model {
 struct LoopOptions {
   std::vector<Protocol> protocols;  // model runs (empty when scoring pred_dir)
   std::string pred_dir;             // saved predictions to score instead of a model
-  std::vector<int> context;         // the set's EvalFrame::context offsets (Cityscapes)
   Device device = Device::CPU;      // where a Cityscapes neighbour is normalised
   bool metrics = true;              // false: the set has no masks (predict and save only)
   std::function<void()> on_frame;   // after each frame (progress)

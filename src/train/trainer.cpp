@@ -222,7 +222,7 @@ void open(Training& t, const TrainRun& run) {
     // A TV3S sees each annotated Cityscapes frame after its official neighbours, as in
     // `tv3s eval` (the same offsets validate() asks the loop for).
     if (kind == data::DatasetKind::cityscapes && config.model.kind == ModelKind::tv3s)
-      listing.context_offsets = eval::cityscapes_context(validation_mode(config.val_mode));
+      listing.context_offsets = eval::cityscapes_context(parse_segment_mode(config.val_mode));
     t.val_set = data::list_eval_set(config.data_root, kind, listing);
   }
 

@@ -10,7 +10,6 @@
 #include "src/data/eval_dataset.h"
 #include "src/models/config.h"
 #include "src/nn/weights.h"
-#include "tv3s/segmenter.h"
 
 namespace tv3s::train {
 
@@ -20,11 +19,8 @@ struct ValResult {
   double seconds = 0;
 };
 
-// "stream" → stream, anything else ("clip") → clip: the TV3S mode of validation.
-SegmentMode validation_mode(const std::string& mode);
-
 // Runs under NoGradGuard; BatchNorm uses the running statistics (eval mode). On Cityscapes
-// a TV3S needs the set listed with eval::cityscapes_context(validation_mode(mode)).
+// a TV3S needs the set listed with eval::cityscapes_context(parse_segment_mode(mode)).
 ValResult validate(const ModelConfig& config, const Weights& weights, const data::EvalSet& set,
                    const std::string& mode);
 

@@ -178,6 +178,8 @@ TEST_CASE("eval dataset: Cityscapes gtFine scan, images and neighbouring frames"
   clip.limit = 1;
   const data::EvalSet with_context = data::list_eval_set(root, DatasetKind::cityscapes, clip);
   REQUIRE(with_context.frames() == 1);
+  CHECK(with_context.context_offsets == clip.context_offsets);
+  CHECK(set.context_offsets.empty());
   const data::EvalFrame& g = with_context.videos[0].frames[0];
   CHECK(g.context == std::vector<std::string>{
                          root + "/leftImg8bit/val/frankfurt/frankfurt_000000_000285_leftImg8bit.png",

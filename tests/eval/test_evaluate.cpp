@@ -197,12 +197,11 @@ TEST_CASE("eval loop: validation on Cityscapes runs a TV3S over the official nei
   for (const char* mode : {"stream", "clip"}) {
     INFO(mode);
     data::EvalOptions listing;
-    listing.context_offsets = eval::cityscapes_context(train::validation_mode(mode));
+    listing.context_offsets = eval::cityscapes_context(parse_segment_mode(mode));
     const data::EvalSet set = data::list_eval_set(root, data::DatasetKind::cityscapes, listing);
     const train::ValResult v = train::validate(file.config, file.weights, set, mode);
     eval::LoopOptions loop;
     loop.protocols = eval::plan_protocols("stream", mode, true, true);
-    loop.context = listing.context_offsets;
     eval::Model model;
     model.tv3s = std::make_shared<const Tv3s>(file.config, file.weights);
     const auto r = eval::evaluate_set(set, model, loop);
@@ -211,9 +210,7 @@ TEST_CASE("eval loop: validation on Cityscapes runs a TV3S over the official nei
     CHECK(std::isnan(v.mvc8));  // Cityscapes has no mVC
     // The neighbours matter: the annotated frame alone (a video of one frame) scores otherwise.
     const data::EvalSet alone = data::list_eval_set(root, data::DatasetKind::cityscapes, {});
-    eval::LoopOptions no_context = loop;
-    no_context.context.clear();
-    CHECK(eval::evaluate_set(alone, model, no_context)[0].iou.miou != v.miou);
+    CHECK(eval::evaluate_set(alone, model, loop)[0].iou.miou != v.miou);
   }
 }
 
