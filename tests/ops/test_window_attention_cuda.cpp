@@ -6,9 +6,11 @@
 // Shapes: window 7 with and without shift on a 9×11 map (padded to 14×14) and on a 14×14
 // map (no padding), window 3 with shift 1, heads 1 to 3, D = 32 (Swin's head size), a
 // D = 40 case (the D ≤ 64 kernels, masked dims) and D = 5, two images.
-// Tolerances (rel: max |got − ref| / max |ref|, tests/test_util.h): f32 1e-5; f16 2e-3 and
-// bf16 1e-2 (one rounding of each result: 2⁻¹¹ and 2⁻⁸ relative, plus accumulated sums).
-// Measured max rel: f32 ~4e-7, f16 ~5e-4, bf16 ~4e-3.
+// Tolerances (rel: max |got − ref| / max |ref|, tests/test_util.h): f32 1e-5; f16 1e-3 and
+// bf16 8e-3 (each result is rounded once to the dtype, 2⁻¹¹ and 2⁻⁸ relative, on top of
+// the f32 sums). Measured max rel over the cases and the four results: f32 5.1e-7,
+// f16 3.4e-4, bf16 3.2e-3.
+#include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -109,15 +111,15 @@ TV3S_CUDA_TEST_CASE("window_attention: CUDA matches the reference in f32 (rel 1e
   check_against_reference(DType::f32, 1e-5);
 }
 
-TV3S_CUDA_TEST_CASE("window_attention: CUDA matches the reference in f16 (rel 2e-3) and bf16 (rel 1e-2)") {
-  check_against_reference(DType::f16, 2e-3);
-  check_against_reference(DType::bf16, 1e-2);
+TV3S_CUDA_TEST_CASE("window_attention: CUDA matches the reference in f16 (rel 1e-3) and bf16 (rel 8e-3)") {
+  check_against_reference(DType::f16, 1e-3);
+  check_against_reference(DType::bf16, 8e-3);
 }
 
 TV3S_CUDA_TEST_CASE("window_attention: CUDA repeated runs give identical bits") {
-  // Many windows and heads, so the column sums of d pad_qkv and d bias_table have several
-  // chunks of rows.
-  const Case c{3, 30, 25, 2, 16, 7, 3};
+  // 75 windows: the column sums of d pad_qkv and d bias_table over them run in two chunks
+  // of rows (cuda/column_reduce.cuh).
+  const Case c{3, 35, 30, 2, 16, 7, 3};
   for (DType dtype : {DType::f32, DType::bf16}) {
     CAPTURE(dtype_name(dtype));
     const Inputs in = make_inputs(c, dtype, 900);
