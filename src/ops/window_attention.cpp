@@ -31,8 +31,10 @@
 // A token's dq, dk, dv go to its qkv row when it is a real position.
 //
 // CPU: the op runs the fast path, src/ops/cpu/window_attention.cpp (a window's tokens
-// gathered once, windows in parallel). The plain loops below are the reference it and the
-// CUDA kernels (cuda/window_attention.cu) are tested against (src/ops/window_attention.h).
+// gathered once, the products by the packed GEMM, windows in parallel). The plain loops
+// below are the reference it and the CUDA kernels (cuda/window_attention.cu) are tested
+// against (declared in src/ops/window_attention.h); they follow the equations above token
+// by token: for each image, window, head and query.
 #include "tv3s/ops/window_attention.h"
 
 #include <algorithm>

@@ -224,3 +224,172 @@ TEST_CASE("window_attention: the op and the reference match the composite in f64
     check_close(grads[2], theirs.table.grad(), 1e-12, "reference dtable");
   }
 }
+
+TEST_CASE("window_attention: the fast CPU path matches the reference, f64 and f32, 1 to 3 threads") {
+  // kCases, and a Swin-T stage-1-like shape cut down (window 7, shift 3, 3 heads of D = 32,
+  // 16 windows over two images: enough work for threads).
+  std::vector<Case> cases = kCases;
+  cases.push_back({2, 14, 13, 3, 32, 7, 3});
+  const int saved = omp_get_max_threads();
+  uint64_t seed = 2000;
+  for (const Case& c : cases) {
+    CAPTURE(c.N);
+    CAPTURE(c.H);
+    CAPTURE(c.W);
+    CAPTURE(c.heads);
+    CAPTURE(c.window);
+    CAPTURE(c.shift);
+    seed += 10;
+    const double scale = 1 / std::sqrt(double(c.D));
+    const Inputs in = random_inputs(c, seed, false);
+    const Tensor dout = random({c.N, c.H, c.W, c.heads * c.D}, seed + 5, -1, 1, false, DType::f64);
+    const WindowAttentionDims d = dims_of(c, in.qkv);
+    const Tensor want = forward_of(in, d, scale, false);
+    const std::vector<Tensor> want_grads = backward_of(in, dout, d, scale, false);
+    const Inputs in32{in.qkv.to(DType::f32), in.pad_qkv.to(DType::f32), in.table.to(DType::f32)};
+    Tensor first;                    // the f64 fast path's results with one thread: every
+    std::vector<Tensor> first_grads;  // other thread count must give the same bits
+    for (const int threads : {1, 2, 3}) {
+      CAPTURE(threads);
+      omp_set_num_threads(threads);
+      const Tensor got = forward_of(in, d, scale, true);
+      check_close(got, want, 1e-12, "out f64");
+      const std::vector<Tensor> grads = backward_of(in, dout, d, scale, true);
+      for (size_t i = 0; i < 3; ++i) check_close(grads[i], want_grads[i], 1e-12, kGradNames[i]);
+      if (threads == 1) {
+        first = got;
+        first_grads = grads;
+      } else {
+        check_close(got, first, 0, "out: same bits as one thread");
+        for (size_t i = 0; i < 3; ++i) check_close(grads[i], first_grads[i], 0, kGradNames[i]);
+      }
+      const Tensor got32 = forward_of(in32, d, scale, true);
+      CHECK(got32.dtype() == DType::f32);
+      check_close(got32, want, 1e-5, "out f32");
+      const std::vector<Tensor> grads32 = backward_of(in32, dout.to(DType::f32), d, scale, true);
+      for (size_t i = 0; i < 3; ++i) check_close(grads32[i], want_grads[i], 2e-5, kGradNames[i]);
+    }
+  }
+  omp_set_num_threads(saved);
+}
+
+TEST_CASE("window_attention: the f32 reference matches the f64 reference") {
+  const Case c{2, 5, 4, 3, 2, 3, 1};
+  const Inputs in = random_inputs(c, 2500, false);
+  const Inputs in32{in.qkv.to(DType::f32), in.pad_qkv.to(DType::f32), in.table.to(DType::f32)};
+  const Tensor dout = random({c.N, c.H, c.W, c.heads * c.D}, 2505, -1, 1, false, DType::f64);
+  const WindowAttentionDims d = dims_of(c, in.qkv);
+  check_close(forward_of(in32, d, 0.7, false), forward_of(in, d, 0.7, false), 1e-5, "out");
+  const std::vector<Tensor> want = backward_of(in, dout, d, 0.7, false);
+  const std::vector<Tensor> got = backward_of(in32, dout.to(DType::f32), d, 0.7, false);
+  for (size_t i = 0; i < 3; ++i) check_close(got[i], want[i], 2e-5, kGradNames[i]);
+}
+
+TEST_CASE("window_attention: gradcheck in f64 of qkv, pad_qkv and bias_table") {
+  for (const Case& c : {Case{1, 3, 5, 2, 2, 2, 1}, Case{2, 4, 4, 1, 3, 3, 0}, Case{1, 5, 5, 1, 2, 3, 2}}) {
+    CAPTURE(c.H);
+    CAPTURE(c.W);
+    CAPTURE(c.window);
+    CAPTURE(c.shift);
+    const Inputs in = random_inputs(c, 3000 + uint64_t(c.H * 10 + c.shift), true);
+    gradcheck(
+        [c](const std::vector<Tensor>& x) {
+          return window_attention(x[0], x[1], x[2], c.heads, c.window, c.shift, 0.8);
+        },
+        {in.qkv, in.pad_qkv, in.table});
+  }
+  // Only the table needs a gradient.
+  const Case c{1, 3, 3, 1, 2, 2, 1};
+  const Inputs in = random_inputs(c, 3100, false);
+  gradcheck(
+      [](const std::vector<Tensor>& x) { return window_attention(x[0], x[1], x[2], 1, 2, 1, 1.0); },
+      {in.qkv, in.pad_qkv, in.table.clone().requires_grad_()});
+}
+
+namespace {
+Tensor tensor_from(const nlohmann::json& j) {
+  return Tensor::from_vector_f64(j["data"].get<std::vector<double>>(),
+                                 Shape(j["shape"].get<std::vector<int64_t>>()));
+}
+}  // namespace
+
+TEST_CASE("window_attention: golden values from the official Swin code in PyTorch (f64, rel 1e-12)") {
+  // tools/gen_window_attention_fixtures.py: swin2.py's block (pad, roll, partition,
+  // WindowAttention without proj, reverse, roll back, crop) from the qkv Linear's output.
+  const std::string path = TV3S_SOURCE_DIR "/tests/data/swin/window_attention_golden.json";
+  std::ifstream file(path);
+  REQUIRE_MESSAGE(file.good(), "missing ", path, " (python3 tools/gen_window_attention_fixtures.py)");
+  const nlohmann::json golden = nlohmann::json::parse(file);
+  int checked = 0;
+  for (const nlohmann::json& g : golden["cases"]) {
+    const int64_t heads = g["heads"], window = g["window"], shift = g["shift"];
+    const double scale = g["scale"];
+    CAPTURE(g["H"].get<int64_t>());
+    CAPTURE(g["W"].get<int64_t>());
+    CAPTURE(window);
+    CAPTURE(shift);
+    const Tensor qkv = tensor_from(g["qkv"]).requires_grad_();
+    const Tensor pad_qkv = tensor_from(g["pad_qkv"]).requires_grad_();
+    const Tensor table = tensor_from(g["bias_table"]).requires_grad_();
+    const Tensor out = window_attention(qkv, pad_qkv, table, heads, window, shift, scale);
+    check_close(out, tensor_from(g["output"]), 1e-12, "output");
+    sum_all(out * tensor_from(g["weight"])).backward();
+    check_close(qkv.grad(), tensor_from(g["dqkv"]), 1e-12, "dqkv");
+    check_close(pad_qkv.grad(), tensor_from(g["dpad"]), 1e-12, "dpad_qkv");
+    check_close(table.grad(), tensor_from(g["dtable"]), 1e-12, "dtable");
+    // The model's qkv bias gets both: d pad_qkv and the sum of dqkv over the real positions.
+    const Tensor dbias = pad_qkv.grad() + sum(qkv.grad().reshape({-1, qkv.size(3)}), 0);
+    check_close(dbias, tensor_from(g["dbias"]), 1e-12, "dbias");
+    ++checked;
+  }
+  CHECK(checked == 4);
+}
+
+TEST_CASE("window_attention: empty map and empty batch") {
+  for (const Shape& shape : {Shape{0, 4, 4, 6}, Shape{1, 0, 3, 6}}) {
+    const Tensor qkv = Tensor::zeros(shape, DType::f64).requires_grad_();
+    const Tensor pad_qkv = random({6}, 1, -1, 1, true, DType::f64);
+    const Tensor table = random({9, 2}, 2, -1, 1, true, DType::f64);
+    const Tensor out = window_attention(qkv, pad_qkv, table, 2, 2, 1, 1.0);
+    CHECK(out.shape() == Shape{shape[0], shape[1], shape[2], 2});
+    sum_all(out).backward();
+    check_close(pad_qkv.grad(), Tensor::zeros({6}, DType::f64), 0, "dpad_qkv");
+    check_close(table.grad(), Tensor::zeros({9, 2}, DType::f64), 0, "dtable");
+  }
+}
+
+TEST_CASE("window_attention: bad input") {
+  const Tensor qkv = random({1, 5, 5, 12}, 1), pad_qkv = random({12}, 2), table = random({9, 2}, 3);
+  CHECK_NOTHROW(window_attention(qkv, pad_qkv, table, 2, 2, 1, 0.5));
+  CHECK_THROWS_WITH(window_attention(qkv.reshape({1, 25, 12}), pad_qkv, table, 2, 2, 1, 0.5),
+                    doctest::Contains("needs qkv [N, H, W, 3C]"));
+  CHECK_THROWS_WITH(window_attention(random({1, 5, 5, 13}, 4), pad_qkv, table, 2, 2, 1, 0.5),
+                    doctest::Contains("last dim must be 3C"));
+  CHECK_THROWS_WITH(window_attention(qkv, pad_qkv, random({9, 3}, 4), 3, 2, 1, 0.5),
+                    doctest::Contains("do not split into 3 heads"));  // C = 4
+  CHECK_THROWS_WITH(window_attention(qkv, pad_qkv, table, 0, 2, 1, 0.5),
+                    doctest::Contains("do not split into 0 heads"));
+  CHECK_THROWS_WITH(window_attention(qkv, pad_qkv, random({1, 2}, 4), 2, 0, 0, 0.5),
+                    doctest::Contains("window must be ≥ 1"));
+  CHECK_THROWS_WITH(window_attention(qkv, pad_qkv, table, 2, 2, 2, 0.5),
+                    doctest::Contains("shift must be in [0, window) = [0, 2), got 2"));
+  CHECK_THROWS_WITH(window_attention(qkv, pad_qkv, table, 2, 2, -1, 0.5),
+                    doctest::Contains("shift must be in [0, window)"));
+  CHECK_THROWS_WITH(window_attention(qkv, pad_qkv, random({25, 2}, 4), 2, 2, 1, 0.5),
+                    doctest::Contains("bias_table must be [(2·window − 1)², heads] = [9, 2]"));
+  CHECK_THROWS_WITH(window_attention(qkv, pad_qkv, random({9, 1}, 4), 2, 2, 1, 0.5),
+                    doctest::Contains("bias_table must be"));
+  CHECK_THROWS_WITH(window_attention(qkv, random({4}, 4), table, 2, 2, 1, 0.5),
+                    doctest::Contains("pad_qkv must be [3C] = [12]"));
+  CHECK_THROWS_WITH(window_attention(qkv, pad_qkv.to(DType::f64), table, 2, 2, 1, 0.5),
+                    doctest::Contains("window_attention: dtype mismatch"));
+  CHECK_THROWS_WITH(window_attention(qkv, pad_qkv, table.to(DType::f64), 2, 2, 1, 0.5),
+                    doctest::Contains("window_attention: dtype mismatch"));
+  CHECK_THROWS_WITH(window_attention(qkv.to(DType::f16), pad_qkv.to(DType::f16),
+                                     table.to(DType::f16), 2, 2, 1, 0.5),
+                    doctest::Contains("window_attention: CPU arithmetic is f32 or f64"));
+  CHECK_THROWS_WITH(window_attention(qkv, pad_qkv, table, 2, 2, 1, NAN),
+                    doctest::Contains("scale must be finite"));
+  CHECK_THROWS_WITH(window_attention(Tensor(), pad_qkv, table, 2, 2, 1, 0.5),
+                    doctest::Contains("window_attention: input tensor is undefined"));
+}
