@@ -15,7 +15,7 @@
 //
 // Backward, per window and head, with dO gathered the same way (zero for padded queries,
 // so their dS rows are zero):
-//   dP = dO·Vᵀ,  dS = P ∘ (dP − Δ),  dQ = scale·dS·K,  dK = scale·dSᵀ·Q,  dV = Pᵀ·dO
+//   dP = dO·Vᵀ   dS = P ∘ (dP − Δ)   dQ = scale·dS·K   dK = scale·dSᵀ·Q   dV = Pᵀ·dO
 // into a per-thread [L, 3C] buffer. A window's real tokens are its own, so their rows go
 // straight to dqkv (every real row is written by exactly one task, no atomics). What
 // windows share — d bias_table and d pad_qkv — each task sums into its own partial, and
@@ -123,9 +123,12 @@ void gather_rows_of(const T* map, const T* padded, int64_t width, const WindowTo
                     T* rows) {
   for (int64_t t = 0; t < int64_t(tokens.position.size()); ++t) {
     T* row = rows + t * width;
-    if (tokens.position[t] >= 0) std::copy_n(map + tokens.position[t] * width, width, row);
-    else if (padded) std::copy_n(padded, width, row);
-    else std::fill_n(row, width, T(0));
+    if (tokens.position[t] >= 0)
+      std::copy_n(map + tokens.position[t] * width, width, row);
+    else if (padded)
+      std::copy_n(padded, width, row);
+    else
+      std::fill_n(row, width, T(0));
   }
 }
 
@@ -171,8 +174,8 @@ void probabilities(WindowBuffers<T>& buf, const T* bias, const WindowAttentionDi
 // --- forward -------------------------------------------------------------------------------
 
 template <class T>
-void forward_cpu(const T* qkv, const T* pad, const T* table, const WindowAttentionDims& d,
-                 T scale, T* out) {
+void forward_cpu(const T* qkv, const T* pad, const T* table, const WindowAttentionDims& d, T scale,
+                 T* out) {
   const std::vector<T> bias = expand_bias(table, d);
   parallel_for(windows_of(d), worth_threads(d), [&](int64_t task) {
     WindowBuffers<T>& buf = thread_buffers<T>(d);
@@ -226,7 +229,8 @@ void backward_cpu(const T* qkv, const T* pad, const T* table, const T* dout,
         T delta = 0;  // Δ_t = Σ_u P[t, u]·dP[t, u]
         for (int64_t u = 0; u < d.L; ++u) delta += p_row[u] * ds_row[u];
         for (int64_t u = 0; u < d.L; ++u) ds_row[u] = p_row[u] * (ds_row[u] - delta);
-        for (int64_t u = 0; u < d.L; ++u) dtable_part[bias_index(d, t, u) * d.heads + h] += ds_row[u];
+        for (int64_t u = 0; u < d.L; ++u)
+          dtable_part[bias_index(d, t, u) * d.heads + h] += ds_row[u];
       }
       gemm_cpu(false, false, d.L, d.D, d.L, scale, ds, d.L, k, ld, T(0), dq, ld);
       gemm_cpu(true, false, d.L, d.D, d.L, scale, ds, d.L, q, ld, T(0), dk, ld);
@@ -235,8 +239,10 @@ void backward_cpu(const T* qkv, const T* pad, const T* table, const T* dout,
     // Real tokens' rows to dqkv; padded ones' (their dq is zero) into the partial d pad_qkv.
     for (int64_t t = 0; t < d.L; ++t) {
       const T* row = buf.dx.data() + t * ld;
-      if (buf.tokens.position[t] >= 0) std::copy_n(row, ld, dqkv + buf.tokens.position[t] * ld);
-      else for (int64_t j = 0; j < ld; ++j) dpad_part[j] += row[j];
+      if (buf.tokens.position[t] >= 0)
+        std::copy_n(row, ld, dqkv + buf.tokens.position[t] * ld);
+      else
+        for (int64_t j = 0; j < ld; ++j) dpad_part[j] += row[j];
     }
   });
 
@@ -256,8 +262,7 @@ void window_attention_forward(const Tensor& qkv, const Tensor& pad_qkv, const Te
                               const WindowAttentionDims& d, double scale, Tensor& out) {
   dispatch_cpu_float("window_attention", qkv, [&](auto tag) {
     using T = decltype(tag);
-    forward_cpu(qkv.data<T>(), pad_qkv.data<T>(), bias_table.data<T>(), d, T(scale),
-                out.data<T>());
+    forward_cpu(qkv.data<T>(), pad_qkv.data<T>(), bias_table.data<T>(), d, T(scale), out.data<T>());
   });
 }
 
