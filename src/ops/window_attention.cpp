@@ -8,7 +8,8 @@
 // Each w×w window of R holds L = w² tokens t = (ti, tj) in raster order. For every window,
 // head h, query t and key u, with q, k, v the head's slices of the tokens' R rows:
 //   S[t, u] = scale·q_t·k_u + B[t, u] + M[t, u]
-//   B[t, u] = bias_table[idx(t, u), h],  idx(t, u) = (ti − ui + w − 1)·(2w − 1) + (tj − uj + w − 1)
+//   B[t, u] = bias_table[idx(t, u), h]
+//   idx(t, u) = (ti − ui + w − 1)·(2w − 1) + (tj − uj + w − 1)
 //   M[t, u] = −100 if s > 0 and region(t) ≠ region(u), else 0
 //   P[t, ·] = softmax(S[t, ·])            (max subtracted first)
 //   O[t]    = Σ_u P[t, u]·v_u
@@ -31,8 +32,10 @@
 // A token's dq, dk, dv go to its qkv row when it is a real position.
 //
 // CPU: the op runs the fast path, src/ops/cpu/window_attention.cpp (a window's tokens
-// gathered once, windows in parallel). The plain loops below are the reference it and the
-// CUDA kernels (cuda/window_attention.cu) are tested against (src/ops/window_attention.h).
+// gathered once, the products by the packed GEMM, windows in parallel). The plain loops
+// below are the reference it and the CUDA kernels (cuda/window_attention.cu) are tested
+// against (declared in src/ops/window_attention.h); they follow the equations above token
+// by token: for each image, window, head and query.
 #include "tv3s/ops/window_attention.h"
 
 #include <algorithm>
@@ -228,8 +231,8 @@ void window_attention_reference_forward(const Tensor& qkv, const Tensor& pad_qkv
 
 void window_attention_reference_backward(const Tensor& qkv, const Tensor& pad_qkv,
                                          const Tensor& bias_table, const Tensor& dout,
-                                         const WindowAttentionDims& d, double scale,
-                                         Tensor& dqkv, Tensor& dpad, Tensor& dtable) {
+                                         const WindowAttentionDims& d, double scale, Tensor& dqkv,
+                                         Tensor& dpad, Tensor& dtable) {
   dispatch_cpu_float("window_attention reference backward", qkv, [&](auto tag) {
     using T = decltype(tag);
     reference_backward(qkv.data<T>(), pad_qkv.data<T>(), bias_table.data<T>(), dout.data<T>(), d,
@@ -245,14 +248,14 @@ namespace {
 // `supported` is cuda::window_attention_supported(d), asked inside TV3S_ON_CUDA so that a
 // CPU-only build references no CUDA symbol.
 [[maybe_unused]] void check_cuda_supported(bool supported, const WindowAttentionDims& d) {
-  TV3S_CHECK(supported, "window_attention: the CUDA kernels do not take window ", d.window,
-             " (", d.L, " tokens) with head size D = ", d.D, " (C = ", d.C, ", ", d.heads,
+  TV3S_CHECK(supported, "window_attention: the CUDA kernels do not take window ", d.window, " (",
+             d.L, " tokens) with head size D = ", d.D, " (C = ", d.C, ", ", d.heads,
              " heads): one window's keys and values must fit in shared memory");
 }
 
 WindowAttentionDims check_window_attention(const Tensor& qkv, const Tensor& pad_qkv,
-                                           const Tensor& bias_table, int64_t heads,
-                                           int64_t window, int64_t shift, double scale) {
+                                           const Tensor& bias_table, int64_t heads, int64_t window,
+                                           int64_t shift, double scale) {
   const char* op = "window_attention";
   check_defined(op, qkv);
   check_defined(op, pad_qkv);

@@ -1,19 +1,26 @@
 // The fast CPU window_attention: what window_attention_reference_* (src/ops/window_attention.cpp,
-// where the math is) computes, one window at a time.
+// where the math is) computes, one window at a time, through the packed GEMM.
 //
-// A task is one window of one image; the tasks run in parallel (parallel_for). A task
-// gathers, per head, its L = w² tokens' q (scaled), k and v into small contiguous per-thread
-// buffers — from the qkv rows of real positions, from pad_qkv for padded ones — once, and
-// also kᵀ (and vᵀ for the backward), so that every inner loop runs over a contiguous
-// row: the scores of query t are S[t, ·] = B[t, ·] + M[t, ·] + Σ_i q_t[i]·kᵀ[i, ·] (a loop
-// over the L keys), and O_t = Σ_u P[t, u]·v_u (a loop over the D channels). Both vectorise
-// without reordering any sum. The bias B of each head is expanded from the table once per
-// call ([heads, L, L]), shared by all windows.
+// A task is one window of one image; the tasks run in parallel (parallel_for), and
+// gemm_cpu, seeing it is inside a parallel region, stays on its calling thread. A task
+// copies its L = w² tokens' rows of 3C values — the qkv rows of real positions, pad_qkv for
+// padded ones — once into a per-thread [L, 3C] buffer. Head h's q, k and v are then the
+// [L, D] matrices at columns h·D, C + h·D and 2C + h·D of that buffer (rows 3C apart),
+// which gemm_cpu reads in place, exactly as attention (src/ops/cpu/attention.cpp) reads
+// its heads:
+//   S = scale·Q·Kᵀ (GEMM), + B + M, row softmax → P,   O = P·V (GEMM)
+// The bias B of each head is expanded from the table once per call ([heads, L, L]) and
+// shared by all windows. Padded queries are computed with the rest (a window's rows stay
+// one matrix) and then dropped.
 //
-// Backward: a window's tokens are its own, so every real row of dqkv is written by exactly
-// one task (no atomics). What windows share — d bias_table and d pad_qkv — each task
-// accumulates in its own partial, and the partials are then added in task order: the
-// result does not depend on the number of threads.
+// Backward, per window and head, with dO gathered the same way (zero for padded queries,
+// so their dS rows are zero):
+//   dP = dO·Vᵀ   dS = P ∘ (dP − Δ)   dQ = scale·dS·K   dK = scale·dSᵀ·Q   dV = Pᵀ·dO
+// into a per-thread [L, 3C] buffer. A window's real tokens are its own, so their rows go
+// straight to dqkv (every real row is written by exactly one task, no atomics). What
+// windows share — d bias_table and d pad_qkv — each task sums into its own partial, and
+// the partials are then added in task order: the result does not depend on the number of
+// threads.
 // Precision: f32 for f32 input (the softmax sum in f64; exponentials by simd::exp8, ≤ 2 ulp),
 // f64 for f64 (std::exp).
 #include "src/ops/cpu/window_attention.h"
@@ -26,6 +33,7 @@
 #include "src/core/dispatch.h"
 #include "src/core/parallel.h"
 #include "src/ops/cpu/simd.h"
+#include "tv3s/ops/matmul.h"
 
 namespace tv3s::cpu {
 namespace {
@@ -91,93 +99,96 @@ void window_tokens(const WindowAttentionDims& d, int64_t task, WindowTokens& tok
   }
 }
 
+// idx(t, u) of the relative position bias table.
+int64_t bias_index(const WindowAttentionDims& d, int64_t t, int64_t u) {
+  const int64_t w = d.window;
+  return (t / w - u / w + w - 1) * (2 * w - 1) + (t % w - u % w + w - 1);
+}
+
 // B[h, t, u] = bias_table[idx(t, u), h]: the bias of every head, expanded once per call.
 template <class T>
 std::vector<T> expand_bias(const T* table, const WindowAttentionDims& d) {
-  const int64_t w = d.window;
   std::vector<T> bias(size_t(d.heads * d.L * d.L));
   for (int64_t h = 0; h < d.heads; ++h)
     for (int64_t t = 0; t < d.L; ++t)
-      for (int64_t u = 0; u < d.L; ++u) {
-        const int64_t idx = (t / w - u / w + w - 1) * (2 * w - 1) + (t % w - u % w + w - 1);
-        bias[(h * d.L + t) * d.L + u] = table[idx * d.heads + h];
-      }
+      for (int64_t u = 0; u < d.L; ++u)
+        bias[(h * d.L + t) * d.L + u] = table[bias_index(d, t, u) * d.heads + h];
   return bias;
 }
 
-// One head of one window in contiguous buffers: q (already scaled) and k, v [L, D], kᵀ and
-// vᵀ [D, L]. Per thread, reused by every task it runs.
+// A window's rows of `width` values, copied from an [N, H, W, width] map: token t's row
+// from its position, or `padded` (a row, or nullptr for zeros) when it is padding.
 template <class T>
-struct HeadBuffers {
-  std::vector<T> q, k, v, kt, vt, scores, dscores, dk, dv;
-
-  void gather(const T* qkv, const T* pad, const WindowAttentionDims& d, const WindowTokens& tokens,
-              int64_t h, T scale, bool transpose_v) {
-    const size_t n = size_t(d.L * d.D);
-    q.resize(n), k.resize(n), v.resize(n), kt.resize(n), vt.resize(n);
-    for (int64_t t = 0; t < d.L; ++t) {
-      const T* row = tokens.position[t] >= 0 ? qkv + tokens.position[t] * 3 * d.C : pad;
-      for (int64_t i = 0; i < d.D; ++i) {
-        q[t * d.D + i] = scale * row[h * d.D + i];
-        k[t * d.D + i] = kt[i * d.L + t] = row[d.C + h * d.D + i];
-        v[t * d.D + i] = row[2 * d.C + h * d.D + i];
-        if (transpose_v) vt[i * d.L + t] = v[t * d.D + i];
-      }
-    }
+void gather_rows_of(const T* map, const T* padded, int64_t width, const WindowTokens& tokens,
+                    T* rows) {
+  for (int64_t t = 0; t < int64_t(tokens.position.size()); ++t) {
+    T* row = rows + t * width;
+    if (tokens.position[t] >= 0)
+      std::copy_n(map + tokens.position[t] * width, width, row);
+    else if (padded)
+      std::copy_n(padded, width, row);
+    else
+      std::fill_n(row, width, T(0));
   }
+}
 
-  // scores = P[t, ·]: bias, mask, q_t·kᵀ, then the softmax.
-  void probabilities(const T* bias_row, const WindowAttentionDims& d, const WindowTokens& tokens,
-                     int64_t t) {
-    scores.resize(size_t(d.L));
-    T* s = scores.data();
-    for (int64_t u = 0; u < d.L; ++u) s[u] = bias_row[u];
+// Per-thread buffers, kept between calls (no allocation in the steady state).
+template <class T>
+struct WindowBuffers {
+  WindowTokens tokens;
+  std::vector<T> x, p, dp, out, dx;  // x, dx [L, 3C]; p, dp [L, L]; out [L, C] (O, or dO)
+};
+template <class T>
+WindowBuffers<T>& thread_buffers(const WindowAttentionDims& d) {
+  thread_local WindowBuffers<T> buffers;
+  buffers.x.resize(size_t(d.L * 3 * d.C));
+  buffers.dx.resize(size_t(d.L * 3 * d.C));
+  buffers.p.resize(size_t(d.L * d.L));
+  buffers.dp.resize(size_t(d.L * d.L));
+  buffers.out.resize(size_t(d.L * d.C));
+  return buffers;
+}
+
+// P = softmax(scale·Q·Kᵀ + B + M) of head h of the window in buf.x, into buf.p [L, L].
+template <class T>
+void probabilities(WindowBuffers<T>& buf, const T* bias, const WindowAttentionDims& d, int64_t h,
+                   T scale) {
+  const int64_t ld = 3 * d.C;
+  T* p = buf.p.data();
+  std::copy_n(bias + h * d.L * d.L, d.L * d.L, p);
+  gemm_cpu(false, true, d.L, d.L, d.D, scale, buf.x.data() + h * d.D, ld,
+           buf.x.data() + d.C + h * d.D, ld, T(1), p, d.L);
+  for (int64_t t = 0; t < d.L; ++t) {
+    T* row = p + t * d.L;
     if (d.shift > 0)
       for (int64_t u = 0; u < d.L; ++u)
-        if (tokens.region[u] != tokens.region[t]) s[u] += T(-100);
-    for (int64_t i = 0; i < d.D; ++i) {
-      const T qi = q[t * d.D + i];
-      const T* kt_row = kt.data() + i * d.L;
-      for (int64_t u = 0; u < d.L; ++u) s[u] += qi * kt_row[u];
-    }
-    exp_shifted(s, d.L, *std::max_element(s, s + d.L));
+        if (buf.tokens.region[u] != buf.tokens.region[t]) row[u] += T(-100);
+    exp_shifted(row, d.L, *std::max_element(row, row + d.L));
     double sum = 0;
-    for (int64_t u = 0; u < d.L; ++u) sum += double(s[u]);
+    for (int64_t u = 0; u < d.L; ++u) sum += double(row[u]);
     const T inv_sum = T(1.0 / sum);
-    for (int64_t u = 0; u < d.L; ++u) s[u] *= inv_sum;
+    for (int64_t u = 0; u < d.L; ++u) row[u] *= inv_sum;
   }
-};
-
-template <class T>
-HeadBuffers<T>& thread_buffers() {
-  thread_local HeadBuffers<T> buffers;
-  return buffers;
 }
 
 // --- forward -------------------------------------------------------------------------------
 
 template <class T>
-void forward_cpu(const T* qkv, const T* pad, const T* table, const WindowAttentionDims& d,
-                 T scale, T* out) {
+void forward_cpu(const T* qkv, const T* pad, const T* table, const WindowAttentionDims& d, T scale,
+                 T* out) {
   const std::vector<T> bias = expand_bias(table, d);
   parallel_for(windows_of(d), worth_threads(d), [&](int64_t task) {
-    thread_local WindowTokens tokens;
-    window_tokens(d, task, tokens);
-    HeadBuffers<T>& buf = thread_buffers<T>();
+    WindowBuffers<T>& buf = thread_buffers<T>(d);
+    window_tokens(d, task, buf.tokens);
+    gather_rows_of(qkv, pad, 3 * d.C, buf.tokens, buf.x.data());
     for (int64_t h = 0; h < d.heads; ++h) {
-      buf.gather(qkv, pad, d, tokens, h, scale, false);
-      for (int64_t t = 0; t < d.L; ++t) {
-        if (tokens.position[t] < 0) continue;  // a padded query: cropped
-        buf.probabilities(bias.data() + (h * d.L + t) * d.L, d, tokens, t);
-        T* o = out + tokens.position[t] * d.C + h * d.D;
-        std::fill(o, o + d.D, T(0));
-        for (int64_t u = 0; u < d.L; ++u) {
-          const T p = buf.scores[u];
-          const T* v = buf.v.data() + u * d.D;
-          for (int64_t i = 0; i < d.D; ++i) o[i] += p * v[i];
-        }
-      }
+      probabilities(buf, bias.data(), d, h, scale);
+      gemm_cpu(false, false, d.L, d.D, d.L, T(1), buf.p.data(), d.L,
+               buf.x.data() + 2 * d.C + h * d.D, 3 * d.C, T(0), buf.out.data() + h * d.D, d.C);
     }
+    for (int64_t t = 0; t < d.L; ++t)  // padded queries are cropped
+      if (buf.tokens.position[t] >= 0)
+        std::copy_n(buf.out.data() + t * d.C, d.C, out + buf.tokens.position[t] * d.C);
   });
 }
 
@@ -187,90 +198,61 @@ template <class T>
 void backward_cpu(const T* qkv, const T* pad, const T* table, const T* dout,
                   const WindowAttentionDims& d, T scale, T* dqkv, T* dpad, T* dtable) {
   const std::vector<T> bias = expand_bias(table, d);
-  const int64_t tasks = windows_of(d);
+  const int64_t tasks = windows_of(d), ld = 3 * d.C;
   const int64_t table_size = (2 * d.window - 1) * (2 * d.window - 1) * d.heads;
-  // Task i's partials: its d bias_table, then its d pad_qkv (k and v parts: padded tokens
-  // are never queries, so the q part of d pad_qkv is zero).
-  const int64_t partial_size = table_size + 2 * d.C;
+  // Task i's partials: its d bias_table [(2w − 1)², heads], then its d pad_qkv [3C].
+  const int64_t partial_size = table_size + 3 * d.C;
   std::vector<T> partials(size_t(tasks * partial_size), T(0));
 
   parallel_for(tasks, worth_threads(d), [&](int64_t task) {
-    thread_local WindowTokens tokens;
-    window_tokens(d, task, tokens);
-    HeadBuffers<T>& buf = thread_buffers<T>();
+    WindowBuffers<T>& buf = thread_buffers<T>(d);
+    window_tokens(d, task, buf.tokens);
+    gather_rows_of(qkv, pad, ld, buf.tokens, buf.x.data());
+    gather_rows_of(dout, static_cast<const T*>(nullptr), d.C, buf.tokens, buf.out.data());
     T* dtable_part = partials.data() + task * partial_size;
     T* dpad_part = dtable_part + table_size;
-    buf.dscores.resize(size_t(d.L));
-    buf.dk.resize(size_t(d.L * d.D));
-    buf.dv.resize(size_t(d.L * d.D));
-    T* ds = buf.dscores.data();
     for (int64_t h = 0; h < d.heads; ++h) {
-      buf.gather(qkv, pad, d, tokens, h, scale, true);
-      std::fill(buf.dk.begin(), buf.dk.end(), T(0));
-      std::fill(buf.dv.begin(), buf.dv.end(), T(0));
+      const T* q = buf.x.data() + h * d.D;
+      const T* k = q + d.C;
+      const T* v = k + d.C;
+      const T* dO = buf.out.data() + h * d.D;
+      T* dq = buf.dx.data() + h * d.D;
+      T* dk = dq + d.C;
+      T* dv = dk + d.C;
+      probabilities(buf, bias.data(), d, h, scale);
+      T* p = buf.p.data();
+      T* ds = buf.dp.data();  // dP, then dS in place
+      gemm_cpu(false, true, d.L, d.L, d.D, T(1), dO, d.C, v, ld, T(0), ds, d.L);
       for (int64_t t = 0; t < d.L; ++t) {
-        if (tokens.position[t] < 0) continue;  // cropped: dO_t = 0, nothing flows back
-        const T* bias_row = bias.data() + (h * d.L + t) * d.L;
-        buf.probabilities(bias_row, d, tokens, t);
-        const T* p = buf.scores.data();
-        const T* dO = dout + tokens.position[t] * d.C + h * d.D;
-        // dP[t, ·] = dO_t·vᵀ, then dS = P ∘ (dP − Δ).
-        std::fill(ds, ds + d.L, T(0));
-        for (int64_t i = 0; i < d.D; ++i) {
-          const T* vt_row = buf.vt.data() + i * d.L;
-          for (int64_t u = 0; u < d.L; ++u) ds[u] += dO[i] * vt_row[u];
-        }
-        T delta = 0;
-        for (int64_t u = 0; u < d.L; ++u) delta += p[u] * ds[u];
-        for (int64_t u = 0; u < d.L; ++u) ds[u] = p[u] * (ds[u] - delta);
-        // dq_t = scale·Σ_u dS[u]·k_u; dk_u += dS[u]·(scale·q_t); dv_u += P[u]·dO_t.
-        T* dq = dqkv + tokens.position[t] * 3 * d.C + h * d.D;
-        std::fill(dq, dq + d.D, T(0));
-        const T* q = buf.q.data() + t * d.D;
-        for (int64_t u = 0; u < d.L; ++u) {
-          const T* k = buf.k.data() + u * d.D;
-          T* dk = buf.dk.data() + u * d.D;
-          T* dv = buf.dv.data() + u * d.D;
-          const T ds_u = ds[u], scaled_ds = scale * ds[u], p_u = p[u];
-          for (int64_t i = 0; i < d.D; ++i) {
-            dq[i] += scaled_ds * k[i];
-            dk[i] += ds_u * q[i];
-            dv[i] += p_u * dO[i];
-          }
-        }
-        // d bias_table[idx(t, u), h] += dS[u], through the expanded bias's layout.
-        const int64_t w = d.window;
-        for (int64_t u = 0; u < d.L; ++u) {
-          const int64_t idx = (t / w - u / w + w - 1) * (2 * w - 1) + (t % w - u % w + w - 1);
-          dtable_part[idx * d.heads + h] += ds[u];
-        }
+        const T* p_row = p + t * d.L;
+        T* ds_row = ds + t * d.L;
+        T delta = 0;  // Δ_t = Σ_u P[t, u]·dP[t, u]
+        for (int64_t u = 0; u < d.L; ++u) delta += p_row[u] * ds_row[u];
+        for (int64_t u = 0; u < d.L; ++u) ds_row[u] = p_row[u] * (ds_row[u] - delta);
+        for (int64_t u = 0; u < d.L; ++u)
+          dtable_part[bias_index(d, t, u) * d.heads + h] += ds_row[u];
       }
-      // The window's dk, dv: to the qkv rows of real tokens, to the partial d pad_qkv for
-      // padded ones.
-      for (int64_t u = 0; u < d.L; ++u) {
-        const T* dk = buf.dk.data() + u * d.D;
-        const T* dv = buf.dv.data() + u * d.D;
-        if (tokens.position[u] >= 0) {
-          T* row = dqkv + tokens.position[u] * 3 * d.C;
-          std::copy(dk, dk + d.D, row + d.C + h * d.D);
-          std::copy(dv, dv + d.D, row + 2 * d.C + h * d.D);
-        } else {
-          for (int64_t i = 0; i < d.D; ++i) {
-            dpad_part[h * d.D + i] += dk[i];
-            dpad_part[d.C + h * d.D + i] += dv[i];
-          }
-        }
-      }
+      gemm_cpu(false, false, d.L, d.D, d.L, scale, ds, d.L, k, ld, T(0), dq, ld);
+      gemm_cpu(true, false, d.L, d.D, d.L, scale, ds, d.L, q, ld, T(0), dk, ld);
+      gemm_cpu(true, false, d.L, d.D, d.L, T(1), p, d.L, dO, d.C, T(0), dv, ld);
+    }
+    // Real tokens' rows to dqkv; padded ones' (their dq is zero) into the partial d pad_qkv.
+    for (int64_t t = 0; t < d.L; ++t) {
+      const T* row = buf.dx.data() + t * ld;
+      if (buf.tokens.position[t] >= 0)
+        std::copy_n(row, ld, dqkv + buf.tokens.position[t] * ld);
+      else
+        for (int64_t j = 0; j < ld; ++j) dpad_part[j] += row[j];
     }
   });
 
   // The partials added in task order (fixed, whatever the threads).
-  std::fill(dtable, dtable + table_size, T(0));
-  std::fill(dpad, dpad + 3 * d.C, T(0));
+  std::fill_n(dtable, table_size, T(0));
+  std::fill_n(dpad, 3 * d.C, T(0));
   for (int64_t task = 0; task < tasks; ++task) {
     const T* part = partials.data() + task * partial_size;
     for (int64_t j = 0; j < table_size; ++j) dtable[j] += part[j];
-    for (int64_t j = 0; j < 2 * d.C; ++j) dpad[d.C + j] += part[table_size + j];
+    for (int64_t j = 0; j < 3 * d.C; ++j) dpad[j] += part[table_size + j];
   }
 }
 
@@ -280,8 +262,7 @@ void window_attention_forward(const Tensor& qkv, const Tensor& pad_qkv, const Te
                               const WindowAttentionDims& d, double scale, Tensor& out) {
   dispatch_cpu_float("window_attention", qkv, [&](auto tag) {
     using T = decltype(tag);
-    forward_cpu(qkv.data<T>(), pad_qkv.data<T>(), bias_table.data<T>(), d, T(scale),
-                out.data<T>());
+    forward_cpu(qkv.data<T>(), pad_qkv.data<T>(), bias_table.data<T>(), d, T(scale), out.data<T>());
   });
 }
 
