@@ -72,12 +72,12 @@ Results run_cuda(const Inputs& in, const Case& c, DType dtype) {
 }
 
 const std::vector<Case> kCases = {
-    {2, 9, 11, 2, 32, 7, 0},   // W-MSA, 9×11 padded to 14×14: 4 windows, 3 of them padded
-    {2, 9, 11, 3, 8, 7, 3},    // SW-MSA on the same map: padding and the shift mask
-    {1, 14, 14, 1, 32, 7, 3},  // SW-MSA, no padding: the mask alone
-    {2, 5, 7, 2, 5, 3, 1},     // window 3, shift 1; D = 5 (masked dims of the D ≤ 32 kernels)
-    {1, 8, 6, 1, 40, 7, 2},    // D = 40: the D ≤ 64 kernels; one window, mostly padding
-    {1, 13, 14, 2, 24, 12, 5}, // window 12 (L = 144: 5 keys per lane), padded to 24×24
+    {2, 9, 11, 2, 32, 7, 0},    // W-MSA, 9×11 padded to 14×14: 4 windows, 3 of them padded
+    {2, 9, 11, 3, 8, 7, 3},     // SW-MSA on the same map: padding and the shift mask
+    {1, 14, 14, 1, 32, 7, 3},   // SW-MSA, no padding: the mask alone
+    {2, 5, 7, 2, 5, 3, 1},      // window 3, shift 1; D = 5 (masked dims of the D ≤ 32 kernels)
+    {1, 8, 6, 1, 40, 7, 2},     // D = 40: the D ≤ 64 kernels; one window, mostly padding
+    {1, 13, 14, 2, 24, 12, 5},  // window 12 (L = 144: 5 keys per lane), padded to 24×24
 };
 
 void check_against_reference(DType dtype, double tol) {
@@ -113,7 +113,8 @@ TV3S_CUDA_TEST_CASE("window_attention: CUDA matches the reference in f32 (rel 1e
   check_against_reference(DType::f32, 1e-5);
 }
 
-TV3S_CUDA_TEST_CASE("window_attention: CUDA matches the reference in f16 (rel 1e-3) and bf16 (rel 8e-3)") {
+TV3S_CUDA_TEST_CASE(
+    "window_attention: CUDA matches the reference in f16 (rel 1e-3) and bf16 (rel 8e-3)") {
   check_against_reference(DType::f16, 1e-3);
   check_against_reference(DType::bf16, 8e-3);
 }
