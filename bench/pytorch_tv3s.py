@@ -11,7 +11,11 @@ tv3s to. The official code itself cannot run here: mamba_ssm's selective scan an
 conv are CUDA-only extensions; on a CPU its fallback is `selective_scan_ref`, a Python
 loop over tokens, which is what this uses (batched over all sequences of a group).
 
-usage: pytorch_tv3s.py [--arch mit_b1] [--size 480x853] [--classes 124] [--threads 2]
+--arch swin_t / swin_s: the official Swin backbone (swin2.py `d2_Swint` / `d2_Swins`) as
+re-implemented in tools/gen_swin_fixtures.py (float32) instead of the MiT encoder; the head
+takes in_channels 96, 192, 384, 768 and is otherwise the same.
+
+usage: pytorch_tv3s.py [--arch mit_b1|swin_t|swin_s] [--size 480x853] [--classes 124] [--threads 2]
                        [--reps 5] [--warmup 1] [--json]
 """
 import argparse
@@ -27,7 +31,8 @@ from transformers import SegformerConfig, SegformerModel
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 import gen_tv3s_fixtures as ref  # noqa: E402
-from pytorch_segformer import ARCHS, time_frames  # noqa: E402  (this folder is on sys.path as the script's)
+# this folder is on sys.path as the script's own
+from pytorch_segformer import ARCHS, SWIN_ARCHS, swin_backbone, time_frames  # noqa: E402
 
 
 def main():
@@ -43,8 +48,13 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     h, w = map(int, a.size.split("x"))
-    sizes, depths = ARCHS[a.arch]
-    encoder = SegformerModel(SegformerConfig(hidden_sizes=sizes, depths=depths)).eval()
+    if a.arch in SWIN_ARCHS:
+        encoder, sizes = swin_backbone(a.arch)
+        encode = encoder  # images -> [c1, c2, c3, c4]
+    else:
+        sizes, depths = ARCHS[a.arch]
+        encoder = SegformerModel(SegformerConfig(hidden_sizes=sizes, depths=depths)).eval()
+        encode = lambda x: encoder(pixel_values=x, output_hidden_states=True).hidden_states  # noqa: E731
     head = ref.TV3SHead(sizes, 256, a.classes, 20, 10).eval()
     with torch.no_grad():  # Mamba's initialisation: A = -(1..16), softplus(dt bias) ~ 1e-3..1e-1
         for layer in head.vs.layers:
@@ -55,7 +65,7 @@ def main():
     cache = {}  # (layer, group) -> (conv_state, ssm_state): the streamed state of one video
 
     def frame():
-        c1, c2, c3, c4 = encoder(pixel_values=x, output_hidden_states=True).hidden_states
+        c1, c2, c3, c4 = encode(x)
         fused = head.fuse(c1, c2, c3, c4)
         logits = head.tv3s(fused, cache)[None]  # one frame (T = 1) continuing the state
         return F.interpolate(logits, size=(h, w), mode="bilinear", align_corners=False).argmax(1)
@@ -70,7 +80,8 @@ def main():
     if a.json:
         print(json.dumps(out))
         return
-    print(f"{out['impl']} TV3S ({a.arch}, HF MiT + the official head re-implemented, "
+    enc = "the official Swin" if a.arch in SWIN_ARCHS else "HF MiT"
+    print(f"{out['impl']} TV3S ({a.arch}, {enc} + the official head re-implemented, "
           f"reference scan), --mode stream, {h}x{w}, cpu, {a.threads} threads")
     print(f"  per frame: median {med:.1f} ms, min {min(times):.1f} ms, {1000 / med:.2f} FPS ({a.reps} reps)")
     print(f"  process max RSS: {out['max_rss_bytes'] / 2**20:.1f} MiB")
