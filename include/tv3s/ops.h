@@ -19,3 +19,4 @@
 #include "tv3s/ops/softmax.h"
 #include "tv3s/ops/unary.h"
 #include "tv3s/ops/gather_rows.h"
+#include "tv3s/ops/window_attention.h"

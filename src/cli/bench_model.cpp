@@ -27,10 +27,11 @@ const char* kUsage =
     "usage: tv3s bench model [--arch mit_b1] [--mode frame|stream|clip] [--size 480x853]\n"
     "                        [--classes 124] [--model FILE] [--device cpu|cuda] [--threads N]\n"
     "                        [--reps 10] [--warmup 2] [--json]\n"
-    "  Times one frame through a Segmenter: MiT + SegFormer head (frame), + the TV3S decoder\n"
+    "  Times one frame through a Segmenter: backbone + SegFormer head (frame), + the TV3S decoder\n"
     "  with carried state (stream) or on the official 4-frame clip (clip), then the resize\n"
-    "  to the input size and argmax. Random weights of --arch (TV3S: the official decoder,\n"
-    "  E 256, window 20, shift 10) unless --model gives a file. Median and min over --reps.\n";
+    "  to the input size and argmax. Random weights of --arch (mit_b0 ... mit_b5, swin_t,\n"
+    "  swin_s, swin_b, swin_l; TV3S: the official decoder, E 256, window 20, shift 10)\n"
+    "  unless --model gives a file. Median and min over --reps.\n";
 
 }  // namespace
 
@@ -49,6 +50,11 @@ int run_bench_model(int argc, char** argv) {
         return 0;
       } else if (a == "--arch") {
         arch = args.value(a);
+        try {
+          ModelConfig().set_backbone(arch);  // a known name, or the error listing them
+        } catch (const Error& e) {
+          throw UsageError{"--arch: " + std::string(e.what())};
+        }
       } else if (a == "--mode") {
         mode_name = args.value(a);
         if (mode_name != "frame" && mode_name != "stream" && mode_name != "clip")
@@ -85,7 +91,7 @@ int run_bench_model(int argc, char** argv) {
   const SegmentMode mode = parse_segment_mode(mode_name);
   ModelConfig config;
   config.kind = mode == SegmentMode::frame ? ModelKind::segformer : ModelKind::tv3s;
-  config.backbone = arch;
+  config.set_backbone(arch);
   config.num_classes = classes;
   Segmenter segmenter = [&] {
     if (!model_path.empty()) return Segmenter::load(model_path, {mode, device});

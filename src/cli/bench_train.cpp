@@ -53,11 +53,16 @@ int run_bench_train(int argc, char** argv) {
       } else if (a == "--model") {
         const std::string kind = args.value(a);
         const std::optional<ModelKind> found = find_model_kind(kind);
-        if (!found || *found == ModelKind::mit)
+        if (!found || *found == ModelKind::backbone)
           throw UsageError{"unknown --model '" + kind + "' (tv3s or segformer)"};
         config.kind = *found;
       } else if (a == "--arch") {
-        config.backbone = args.value(a);
+        const std::string arch = args.value(a);
+        try {
+          config.set_backbone(arch);
+        } catch (const Error& e) {
+          throw UsageError{"--arch: " + std::string(e.what())};
+        }
       } else if (a == "--crop") {
         std::tie(H, W) = args.size(a, 32, 4096);
       } else if (a == "--batch") {
@@ -87,7 +92,6 @@ int run_bench_train(int argc, char** argv) {
     std::fprintf(stderr, "tv3s bench train: %s (see tv3s bench train --help)\n", e.message.c_str());
     return 2;
   }
-  mit_config(config.backbone);  // an unknown variant is an error naming the known ones
   const std::string device_name = tv3s::device_name(device);
   TV3S_CHECK(device == Device::CPU || cuda_available(), "--device cuda: no usable CUDA GPU");
   omp_set_num_threads(threads);

@@ -15,12 +15,14 @@ namespace {
 const char* kConvertUsage =
     "usage: tv3s convert IN OUT.safetensors [--arch NAME] [--num-classes N] [--window W]\n"
     "                    [--shift S]\n"
-    "  IN: an official mmseg SegFormer/TV3S checkpoint (.pth), an ImageNet MiT backbone\n"
-    "  (mit_b0.pth ... mit_b5.pth), or a Hugging Face SegFormer/MiT checkpoint\n"
-    "  (model.safetensors or pytorch_model.bin; class names from a config.json beside it).\n"
-    "  The model, backbone and class count are read from the tensors; the options only\n"
-    "  check them, or fill in what the tensors cannot show.\n"
-    "  --arch NAME       the backbone, mit_b0 ... mit_b5\n"
+    "  IN: an official mmseg SegFormer/TV3S checkpoint (.pth, MiT or Swin backbone), an\n"
+    "  ImageNet backbone (mit_b0.pth ... mit_b5.pth, swin_tiny/small_..._22k.pth), or a\n"
+    "  Hugging Face SegFormer/MiT checkpoint (model.safetensors or pytorch_model.bin;\n"
+    "  class names from a config.json beside it).\n"
+    "  The model, backbone and class count are read from the tensors (a Swin of any\n"
+    "  embed/depths/heads/window); the options only check them, or fill in what the\n"
+    "  tensors cannot show.\n"
+    "  --arch NAME       the backbone: mit_b0 ... mit_b5, swin_t, swin_s, swin_b, swin_l\n"
     "  --num-classes N   the number of classes of the decode head\n"
     "  --window W        TV3S window side (default: the checkpoint's config text, else 20)\n"
     "  --shift S         TV3S real-shift offset, 0 < S < W (default: config text, else 10)\n";
@@ -45,9 +47,11 @@ int run_convert(int argc, char** argv) {
       if (i + 1 >= argc) return usage_error(arg + " needs a value");
       const std::string value = argv[++i];
       if (arg == "--arch") {
-        bool known = false;
-        for (const MitConfig& c : mit_configs()) known = known || c.name == value;
-        if (!known) return usage_error("unknown --arch '" + value + "' (mit_b0 ... mit_b5)");
+        try {
+          ModelConfig().set_backbone(value);  // a known name, or the error listing them
+        } catch (const Error& e) {
+          return usage_error("--arch: " + std::string(e.what()));
+        }
         options.arch = value;
       } else {
         size_t used = 0;
@@ -78,7 +82,7 @@ int run_convert(int argc, char** argv) {
       [](const std::string& note) { std::fprintf(stderr, "tv3s convert: %s\n", note.c_str()); });
   const ModelConfig& c = r.config;
   std::string classes =
-      c.kind == ModelKind::mit ? "backbone only" : std::to_string(c.num_classes) + " classes";
+      c.kind == ModelKind::backbone ? "backbone only" : std::to_string(c.num_classes) + " classes";
   if (!c.class_names.empty()) classes += " (named)";
   std::printf("tv3s convert: wrote %s: %s %s, embed_dim %lld, %s, %zu tensors, %.1f MB (from %s)\n",
               paths[1].c_str(), model_kind_name(c.kind), c.backbone.c_str(), (long long)c.embed_dim,

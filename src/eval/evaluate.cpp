@@ -76,6 +76,9 @@ struct Run {
   VcAccumulator vc;
   std::string save_dir;
   double seconds = 0;
+  // The official test mode of TV3SHead_shift_city (model-spec §7.4): frames whose clip is
+  // shorter than 4 frames (a video's frames 0–2) answer all-zero logits, i.e. class 0.
+  bool city_first_frames = false;
 };
 
 io::LabelMap to_label_map(const Tensor& labels) {  // [1, H, W] u8
@@ -177,6 +180,7 @@ std::vector<ProtocolResult> evaluate_set(const EvalSet& set, const Model& model,
         if (std::find(own.begin(), own.end(), set.context_offsets[k]) != own.end()) run.context.push_back(int(k));
     }
     run.save_dir = p.save_dir;
+    run.city_first_frames = p.name == "official" && model.tv3s && model.tv3s->config().city_head && !cityscapes;
   }
 
   constexpr size_t kChunk = 16;  // saved predictions: frames decoded in parallel at a time
@@ -212,6 +216,7 @@ std::vector<ProtocolResult> evaluate_set(const EvalSet& set, const Model& model,
         for (const std::string& path : frame.context) context_images.push_back(io::read_image(path));
         for (size_t r = 0; r < runs.size(); ++r) {
           pred[r] = predict(runs[r], image, context_images, cityscapes, options.device);
+          if (runs[r].city_first_frames && f < 3) std::fill(pred[r].values.begin(), pred[r].values.end(), uint8_t(0));
           if (!runs[r].save_dir.empty()) save_prediction(set, runs[r], video, frame, pred[r]);
         }
       }

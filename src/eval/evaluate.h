@@ -15,6 +15,10 @@
 //             native size.
 //   both      the two side by side, from one decode of every frame.
 // A per-frame SegFormer runs in frame mode under both names (official = resize + per-frame).
+// A model converted from a TV3SHead_shift_city checkpoint (ModelConfig::city_head, e.g.
+// the released Swin-T VSPW one) answers class 0 for a VSPW video's frames 0–2 under
+// "official", as that head's test mode does (model-spec §7.4); "stream" gives them the
+// SegFormer logits, as TV3SHead_shift does.
 // Saved predictions (pred_dir) are scored as protocol "pred". The metrics (metrics.h) are
 // the same for every protocol; mVC follows VC_perclip.py (videos of ≤ 16 frames skipped,
 // N − n windows per video, pooled). On Cityscapes each annotated frame is its own short

@@ -19,9 +19,72 @@ const std::vector<MitConfig>& mit_configs() {
   return configs;
 }
 
+std::array<int64_t, 4> SwinConfig::channels() const {
+  return {embed_dim, 2 * embed_dim, 4 * embed_dim, 8 * embed_dim};
+}
+
+bool SwinConfig::operator==(const SwinConfig& o) const {
+  return embed_dim == o.embed_dim && depths == o.depths && heads == o.heads && window == o.window &&
+         mlp_ratio == o.mlp_ratio;
+}
+
+const std::vector<SwinConfig>& swin_configs() {
+  // utils/models/swin2.py: d2_Swint, d2_Swins, d2_Swinb, d2_Swinl (patch 4, MLP ratio 4).
+  // d2_Swinl keeps window 7, unlike the 384-pixel Swin-L releases (window 12): a window-12
+  // checkpoint converts as a "swin" of its own configuration.
+  static const std::vector<SwinConfig> configs = {
+      {"swin_t", 96, {2, 2, 6, 2}, {3, 6, 12, 24}, 7},
+      {"swin_s", 96, {2, 2, 18, 2}, {3, 6, 12, 24}, 7},
+      {"swin_b", 128, {2, 2, 18, 2}, {4, 8, 16, 32}, 7},
+      {"swin_l", 192, {2, 2, 18, 2}, {6, 12, 24, 48}, 7},
+  };
+  return configs;
+}
+
+SwinConfig named_swin_config(SwinConfig config) {
+  // Bounds well beyond any published Swin: they keep sizes computed from them in range.
+  TV3S_CHECK(config.embed_dim >= 1 && config.embed_dim <= 65536 && config.window >= 1 &&
+                 config.window <= 256 && config.mlp_ratio >= 1 && config.mlp_ratio <= 64,
+             "Swin backbone: embed_dim ", config.embed_dim, " (1 … 65536), window ", config.window,
+             " (1 … 256) or mlp_ratio ", config.mlp_ratio, " (1 … 64) out of range");
+  const std::array<int64_t, 4> channels = config.channels();
+  for (int k = 0; k < 4; ++k) {
+    TV3S_CHECK(config.depths[k] >= 1 && config.depths[k] <= 1024, "Swin backbone: stage ", k,
+               " has ", config.depths[k], " blocks (1 … 1024)");
+    TV3S_CHECK(config.heads[k] >= 1 && channels[k] % config.heads[k] == 0, "Swin backbone: stage ",
+               k, "'s ", channels[k], " channels do not split into ", config.heads[k], " heads");
+  }
+  config.name = "swin";
+  for (const SwinConfig& known : swin_configs())
+    if (known == config) config.name = known.name;
+  return config;
+}
+
+bool is_swin_backbone(const std::string& name) { return name == "swin" || name.rfind("swin_", 0) == 0; }
+
+std::array<int64_t, 4> ModelConfig::backbone_channels() const {
+  return is_swin() ? swin.channels() : mit_config(backbone).channels;
+}
+
+void ModelConfig::set_backbone(const std::string& name) {
+  for (const SwinConfig& c : swin_configs())
+    if (c.name == name) {
+      backbone = name;
+      swin = c;
+      return;
+    }
+  for (const MitConfig& c : mit_configs())
+    if (c.name == name) {
+      backbone = name;
+      swin = SwinConfig();
+      return;
+    }
+  throw Error(str("unknown backbone '", name, "' (known: mit_b0 … mit_b5, swin_t, swin_s, swin_b, swin_l)"));
+}
+
 const char* model_kind_name(ModelKind kind) {
   switch (kind) {
-    case ModelKind::mit: return "mit";
+    case ModelKind::backbone: return "backbone";
     case ModelKind::segformer: return "segformer";
     case ModelKind::tv3s: return "tv3s";
   }
@@ -31,7 +94,8 @@ const char* model_kind_name(ModelKind kind) {
 std::ostream& operator<<(std::ostream& out, ModelKind kind) { return out << model_kind_name(kind); }
 
 std::optional<ModelKind> find_model_kind(const std::string& name) {
-  for (const ModelKind kind : {ModelKind::mit, ModelKind::segformer, ModelKind::tv3s})
+  if (name == "mit") return ModelKind::backbone;  // tv3s 0.1 files
+  for (const ModelKind kind : {ModelKind::backbone, ModelKind::segformer, ModelKind::tv3s})
     if (name == model_kind_name(kind)) return kind;
   return std::nullopt;
 }
@@ -56,9 +120,16 @@ std::map<std::string, std::string> ModelConfig::to_metadata() const {
   m["tv3s.backbone"] = backbone;
   m["tv3s.num_classes"] = std::to_string(num_classes);
   m["tv3s.embed_dim"] = std::to_string(embed_dim);
+  if (is_swin())
+    m["tv3s.swin"] = nlohmann::json{{"embed_dim", swin.embed_dim},
+                                    {"depths", swin.depths},
+                                    {"heads", swin.heads},
+                                    {"window", swin.window}}
+                         .dump();
   if (kind == ModelKind::tv3s) {
     m["tv3s.window"] = std::to_string(window);
     m["tv3s.shift"] = std::to_string(shift);
+    if (city_head) m["tv3s.head"] = "city";
   }
   if (!class_names.empty()) m["tv3s.classes"] = nlohmann::json(class_names).dump();
   if (!palette.empty()) m["tv3s.palette"] = nlohmann::json(palette).dump();
@@ -102,15 +173,36 @@ ModelConfig ModelConfig::from_metadata(const std::map<std::string, std::string>&
   ModelConfig c;
   const std::string kind = get("tv3s.model");
   const std::optional<ModelKind> found = find_model_kind(kind);
-  TV3S_CHECK(found, what, ": unknown tv3s.model '", kind, "' (segformer, tv3s or mit)");
+  TV3S_CHECK(found, what, ": unknown tv3s.model '", kind, "' (segformer, tv3s or backbone)");
   c.kind = *found;
   c.backbone = get("tv3s.backbone");
+  const std::string swin_text = c.is_swin() ? get("tv3s.swin") : "";
   try {
-    mit_config(c.backbone);
+    if (c.is_swin()) {
+      // The configuration itself travels in tv3s.swin; a name is checked against it.
+      const nlohmann::json j = nlohmann::json::parse(swin_text);
+      SwinConfig swin;
+      swin.embed_dim = j.at("embed_dim").get<int64_t>();
+      swin.depths = j.at("depths").get<std::array<int64_t, 4>>();
+      swin.heads = j.at("heads").get<std::array<int64_t, 4>>();
+      swin.window = j.at("window").get<int64_t>();
+      c.swin = named_swin_config(swin);
+      TV3S_CHECK(c.swin.name == c.backbone, "tv3s.backbone '", c.backbone, "' does not match tv3s.swin ",
+                 j.dump(), " (which is ", c.swin.name, ")");
+    } else {
+      mit_config(c.backbone);
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(str(what, ": bad tv3s.swin metadata: ", e.what()));
   } catch (const Error& e) {
     throw Error(str(what, ": ", e.what()));
   }
-  c.num_classes = parse_count(md, "tv3s.num_classes", what, c.kind == ModelKind::mit ? 0 : 1, 65536);
+  c.num_classes = parse_count(md, "tv3s.num_classes", what, c.kind == ModelKind::backbone ? 0 : 1, 65536);
+  if (auto it = md.find("tv3s.head"); it != md.end()) {
+    TV3S_CHECK(c.kind == ModelKind::tv3s && it->second == "city", what, ": tv3s.head '", it->second,
+               "' (only \"city\", and only for model tv3s)");
+    c.city_head = true;
+  }
   c.embed_dim = parse_count(md, "tv3s.embed_dim", what, 1, 65536);
   if (c.kind == ModelKind::tv3s) {
     if (md.count("tv3s.window")) c.window = parse_count(md, "tv3s.window", what, 2, 4096);

@@ -51,12 +51,57 @@ ParameterList mit_parameters(const MitConfig& mit) {
   return p;
 }
 
-ParameterList model_parameters(const ModelConfig& config) {
-  const MitConfig& mit = mit_config(config.backbone);
+ParameterList swin_parameters(const SwinConfig& swin) {
   ParameterList p;
-  const std::string prefix = config.kind == ModelKind::mit ? "" : "backbone.";
-  for (auto& [name, shape] : mit_parameters(mit)) p.emplace_back(prefix + name, shape);
-  if (config.kind == ModelKind::mit) return p;
+  auto add = [&p](const std::string& name, const Shape& shape) { p.emplace_back(name, shape); };
+  const std::array<int64_t, 4> channels = swin.channels();
+  const int64_t table_rows = (2 * swin.window - 1) * (2 * swin.window - 1);
+  add("patch_embed.proj.weight", Shape{swin.embed_dim, 3, 4, 4});
+  add("patch_embed.proj.bias", Shape{swin.embed_dim});
+  add("patch_embed.norm.weight", Shape{swin.embed_dim});
+  add("patch_embed.norm.bias", Shape{swin.embed_dim});
+  for (int i = 0; i < 4; ++i) {
+    const int64_t C = channels[i], hidden = C * swin.mlp_ratio;
+    for (int64_t j = 0; j < swin.depths[i]; ++j) {
+      const std::string b = "layers." + std::to_string(i) + ".blocks." + std::to_string(j) + ".";
+      add(b + "norm1.weight", Shape{C});
+      add(b + "norm1.bias", Shape{C});
+      add(b + "attn.relative_position_bias_table", Shape{table_rows, swin.heads[i]});
+      add(b + "attn.qkv.weight", Shape{3 * C, C});
+      add(b + "attn.qkv.bias", Shape{3 * C});
+      add(b + "attn.proj.weight", Shape{C, C});
+      add(b + "attn.proj.bias", Shape{C});
+      add(b + "norm2.weight", Shape{C});
+      add(b + "norm2.bias", Shape{C});
+      add(b + "mlp.fc1.weight", Shape{hidden, C});
+      add(b + "mlp.fc1.bias", Shape{hidden});
+      add(b + "mlp.fc2.weight", Shape{C, hidden});
+      add(b + "mlp.fc2.bias", Shape{C});
+    }
+    if (i < 3) {  // PatchMerging: LayerNorm(4C), Linear(4C → 2C) without bias
+      const std::string d = "layers." + std::to_string(i) + ".downsample.";
+      add(d + "norm.weight", Shape{4 * C});
+      add(d + "norm.bias", Shape{4 * C});
+      add(d + "reduction.weight", Shape{2 * C, 4 * C});
+    }
+  }
+  for (int i = 0; i < 4; ++i) {
+    add("norm" + std::to_string(i) + ".weight", Shape{channels[i]});
+    add("norm" + std::to_string(i) + ".bias", Shape{channels[i]});
+  }
+  return p;
+}
+
+ParameterList backbone_parameters(const ModelConfig& config) {
+  return config.is_swin() ? swin_parameters(config.swin) : mit_parameters(mit_config(config.backbone));
+}
+
+ParameterList model_parameters(const ModelConfig& config) {
+  ParameterList p;
+  const std::string prefix = config.kind == ModelKind::backbone ? "" : "backbone.";
+  for (auto& [name, shape] : backbone_parameters(config)) p.emplace_back(prefix + name, shape);
+  if (config.kind == ModelKind::backbone) return p;
+  const std::array<int64_t, 4> channels = config.backbone_channels();
 
   // SegFormer all-MLP part (model-spec §3).
   const int64_t E = config.embed_dim, K = config.num_classes;
@@ -64,7 +109,7 @@ ParameterList model_parameters(const ModelConfig& config) {
     p.emplace_back("decode_head." + name, shape);
   };
   for (int k = 1; k <= 4; ++k) {
-    add("linear_c" + std::to_string(k) + ".proj.weight", Shape{E, mit.channels[k - 1]});
+    add("linear_c" + std::to_string(k) + ".proj.weight", Shape{E, channels[k - 1]});
     add("linear_c" + std::to_string(k) + ".proj.bias", Shape{E});
   }
   add("linear_fuse.conv.weight", Shape{E, 4 * E, 1, 1});

@@ -14,10 +14,10 @@ Segformer Segformer::load(const std::string& path, Device device) {
 Segformer::Segformer(const ModelConfig& config, Weights weights)
     : config_(config),
       weights_(std::move(weights)),
-      backbone_(mit_config(config.backbone), weights_, "backbone."),
+      backbone_(config, weights_, "backbone."),
       head_(weights_) {}
 
-// model-spec §2–§3: MiT → the all-MLP fuse → linear_pred, every frame on its own.
+// model-spec §2–§3 (§9 for Swin): backbone → the all-MLP fuse → linear_pred, every frame on its own.
 SegformerOutput Segformer::forward(const Tensor& image, const ForwardOptions& options) const {
   const nn::TrainNoise* noise = options.stochastic();
   SegformerOutput out;

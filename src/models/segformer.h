@@ -1,4 +1,4 @@
-// The per-frame SegFormer model: MiT backbone + all-MLP head (the TV3S checkpoint's
+// The per-frame SegFormer model: backbone (MiT or Swin) + all-MLP head (the TV3S checkpoint's
 // SegFormer path alone, or an mmseg/HF SegFormer). One frame in, logits out; one forward
 // for inference and training (forward_options.h).
 #pragma once
@@ -6,7 +6,7 @@
 #include <string>
 
 #include "src/models/forward_options.h"
-#include "src/models/mit.h"
+#include "src/models/backbone.h"
 #include "src/models/segformer_head.h"
 #include "src/nn/weights.h"
 
@@ -38,7 +38,7 @@ class Segformer {
  private:
   ModelConfig config_;
   Weights weights_;
-  Mit backbone_;
+  Backbone backbone_;
   SegformerHead head_;
 };
 

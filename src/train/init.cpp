@@ -4,6 +4,7 @@
 // the table below reads like the spec's table.
 #include "src/train/init.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <vector>
@@ -44,7 +45,7 @@ Rule fan_out_normal(const Shape& w, int64_t groups) {
   return {Rule::normal, std::sqrt(2.0 / double(w[2] * w[3] * w[0] / groups))};
 }
 
-// MiT, name without "backbone.": Linear (2-D weights), Conv2d (4-D), LayerNorm (1-D).
+// MiT (training-spec §8), name without "backbone.": Linear (2-D weights), Conv2d (4-D), LayerNorm (1-D).
 Rule backbone_rule(const std::string& name, const Shape& shape) {
   if (ends_with(name, ".bias")) return {Rule::constant, 0.0};  // Linear, Conv2d and LayerNorm
   if (shape.ndim() == 1) return {Rule::constant, 1.0};        // LayerNorm weight
@@ -52,6 +53,27 @@ Rule backbone_rule(const std::string& name, const Shape& shape) {
   if (shape.ndim() == 4)  // the Mix-FFN depthwise conv has groups = channels
     return fan_out_normal(shape, name.find(".dwconv.") != std::string::npos ? shape[0] : 1);
   fail(str("initial_weights: no initialisation rule for backbone parameter '", name, "'"));
+}
+
+// Swin, name without "backbone.": the official D2SwinTransformer never applies its
+// _init_weights (swin2.py defines it without `self` and never calls it), so every layer
+// keeps PyTorch's default init; only the relative position bias tables are drawn
+// trunc_normal(0.02) in WindowAttention's constructor. A bias gets its layer's fan_in from
+// `weight_of_bias`.
+Rule swin_rule(const std::string& name, const Shape& shape, const Shape& weight_of_bias) {
+  if (ends_with(name, ".relative_position_bias_table")) return {Rule::trunc_normal, 0.02};
+  const bool norm = name.find("norm") != std::string::npos;  // LayerNorms: norm1/2, norm{i}, downsample.norm
+  if (norm) return {Rule::constant, ends_with(name, ".bias") ? 0.0 : 1.0};
+  if (shape.ndim() >= 2) return pytorch_default(shape);                        // Linear and Conv2d weights
+  if (ends_with(name, ".bias")) return pytorch_default(weight_of_bias);       // their biases
+  fail(str("initial_weights: no initialisation rule for Swin parameter '", name, "'"));
+}
+
+// The weight of a bias (same name, ".weight" for ".bias"), or the bias's own shape.
+Shape weight_of(const std::map<std::string, Shape>& shapes, const std::string& name, const Shape& shape) {
+  if (!ends_with(name, ".bias")) return shape;
+  auto it = shapes.find(name.substr(0, name.size() - 4) + "weight");
+  return it != shapes.end() ? it->second : shape;
 }
 
 // The decode head, name without "decode_head."; a bias gets its layer's fan_in from `weight_of_bias`.
@@ -130,8 +152,10 @@ void fill(float* out, const Shape& shape, const Rule& rule, Rng& rng) {
   }
 }
 
-// The tensors of a MiT checkpoint the way mmcv's load_checkpoint sees them: `module.`
-// stripped, the ImageNet classifier dropped, Hugging Face names mapped to official ones.
+// The tensors of an ImageNet backbone checkpoint the way mmcv's load_checkpoint sees them:
+// `module.` stripped, the ImageNet classifier dropped, Swin's relative_position_index
+// buffers checked against the standard index and dropped, Hugging Face names mapped to
+// official ones.
 convert::NamedTensors read_backbone_file(const std::string& path) {
   // Anything but safetensors goes to the torch reader, which says what it is not.
   convert::NamedTensors raw = io::looks_like_safetensors(path) ? io::read_safetensors(path).tensors
@@ -139,7 +163,8 @@ convert::NamedTensors read_backbone_file(const std::string& path) {
   convert::NamedTensors kept;
   for (auto& [name, t] : raw) {
     const std::string n = starts_with(name, "module.") ? name.substr(7) : name;
-    if (!convert::unused_by_model(n)) kept.emplace_back(n, t);
+    if (ends_with(n, ".relative_position_index")) convert::check_relative_position_index(n, t, path);
+    else if (!convert::unused_by_model(n)) kept.emplace_back(n, t);
   }
   if (convert::is_hf_naming(kept)) kept = convert::map_hf_state_dict(kept, path);
   return kept;
@@ -154,15 +179,11 @@ Weights initial_weights(const ModelConfig& config, uint64_t seed, Device device)
   std::vector<Rule> rules;
   for (const auto& [name, shape] : params) {
     if (starts_with(name, "decode_head.")) {
-      const std::string leaf = name.substr(12);
-      Shape weight_of_bias = shape;
-      if (ends_with(leaf, ".bias")) {
-        auto it = shapes.find(name.substr(0, name.size() - 4) + "weight");
-        if (it != shapes.end()) weight_of_bias = it->second;
-      }
-      rules.push_back(head_rule(leaf, shape, weight_of_bias));
+      rules.push_back(head_rule(name.substr(12), shape, weight_of(shapes, name, shape)));
     } else {
-      rules.push_back(backbone_rule(starts_with(name, "backbone.") ? name.substr(9) : name, shape));
+      const std::string leaf = starts_with(name, "backbone.") ? name.substr(9) : name;
+      rules.push_back(config.is_swin() ? swin_rule(leaf, shape, weight_of(shapes, name, shape))
+                                       : backbone_rule(leaf, shape));
     }
   }
   std::vector<Tensor> tensors;
@@ -183,19 +204,29 @@ void load_backbone(Weights& weights, const ModelConfig& config, const std::strin
   std::vector<std::pair<std::string, Shape>> shapes;
   for (const auto& [name, t] : tensors) {
     TV3S_CHECK(!starts_with(name, "decode_head."), path,
-               ": holds a whole model (decode_head.* tensors), not an ImageNet MiT backbone; "
+               ": holds a whole model (decode_head.* tensors), not an ImageNet backbone; "
                "fine-tune from a model file with --init instead");
     shapes.emplace_back(name, t.shape());
   }
-  TV3S_CHECK(!shapes.empty(), path, ": holds no tensors, expected a MiT backbone");
+  TV3S_CHECK(!shapes.empty(), path, ": holds no tensors, expected an ImageNet backbone");
   const ModelConfig found = convert::infer_config(shapes, convert::ConvertOptions{}, path);
-  TV3S_CHECK(found.kind == ModelKind::mit, path, ": not an ImageNet MiT backbone (its tensors are named "
+  TV3S_CHECK(found.kind == ModelKind::backbone, path, ": not an ImageNet backbone (its tensors are named "
              "like a ", found.kind, " model: ", shapes.front().first, ", ...)");
-  TV3S_CHECK(found.backbone == config.backbone, path, ": is a ", found.backbone,
-             " backbone, but the model being trained is ", config.backbone);
-  check_parameter_set(shapes, mit_parameters(mit_config(config.backbone)), path);
+  TV3S_CHECK(found.backbone == config.backbone && (!config.is_swin() || found.swin == config.swin), path,
+             ": is a ", found.backbone, " backbone, but the model being trained is ", config.backbone);
+  ParameterList want = backbone_parameters(config);
+  if (config.is_swin()) {
+    // An ImageNet Swin (swin_*_22k.pth) has no stage output norms norm0..3: the official
+    // model loads it with strict=False and they keep their initial ones and zeros.
+    auto absent = [&](const std::pair<std::string, Shape>& p) {
+      return starts_with(p.first, "norm") &&
+             std::none_of(shapes.begin(), shapes.end(), [&](const auto& s) { return s.first == p.first; });
+    };
+    want.erase(std::remove_if(want.begin(), want.end(), absent), want.end());
+  }
+  check_parameter_set(shapes, want, path);
 
-  const std::string prefix = config.kind == ModelKind::mit ? "" : "backbone.";
+  const std::string prefix = config.kind == ModelKind::backbone ? "" : "backbone.";
   std::map<std::string, Tensor> out = weights.all();
   for (const auto& [name, t] : tensors) {
     TV3S_CHECK(is_floating(t.dtype()), path, ": tensor '", name, "' has dtype ", dtype_name(t.dtype()),
@@ -212,7 +243,7 @@ std::string init_from_model(Weights& weights, const ModelConfig& config, const s
   const ModelConfig& have = file.config;
   TV3S_CHECK(have.backbone == config.backbone, path, ": its backbone is ", have.backbone,
              ", but the model being trained is ", config.backbone);
-  const bool both_heads = have.kind != ModelKind::mit && config.kind != ModelKind::mit;
+  const bool both_heads = have.kind != ModelKind::backbone && config.kind != ModelKind::backbone;
   TV3S_CHECK(!both_heads || have.embed_dim == config.embed_dim, path, ": its decoder width (embed_dim) is ",
              have.embed_dim, ", but the model being trained has ", config.embed_dim);
   const bool new_classes = both_heads && have.num_classes != config.num_classes;
@@ -222,8 +253,8 @@ std::string init_from_model(Weights& weights, const ModelConfig& config, const s
   for (const auto& [stored, t] : file.weights.all()) {
     // The same parameter under the model's naming: MiT files have bare backbone names.
     std::string name = stored;
-    if (have.kind == ModelKind::mit && config.kind != ModelKind::mit) name = "backbone." + stored;
-    if (have.kind != ModelKind::mit && config.kind == ModelKind::mit)
+    if (have.kind == ModelKind::backbone && config.kind != ModelKind::backbone) name = "backbone." + stored;
+    if (have.kind != ModelKind::backbone && config.kind == ModelKind::backbone)
       name = starts_with(stored, "backbone.") ? stored.substr(9) : "";
     if (new_classes && (starts_with(name, "decode_head.linear_pred.") ||
                         starts_with(name, "decode_head.linear_pred2."))) {

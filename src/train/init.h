@@ -35,11 +35,13 @@ namespace tv3s::train {
 // a rule (a new layer must say how it starts).
 Weights initial_weights(const ModelConfig& config, uint64_t seed, Device device = Device::CPU);
 
-// Copies every backbone tensor of `weights` (backbone.* — bare names for model "mit") from
-// an ImageNet MiT file: a converted one (`tv3s convert mit_bX.pth`, model "mit"), the
-// official mit_bX.pth itself (bare names, `head.*` ignored, a `state_dict` wrapper and a
-// `module.` prefix accepted, as mmcv's load_checkpoint does) or a Hugging Face mit-bX
-// checkpoint. Throws "<path>: ..." when the file is not a MiT backbone (e.g. a whole model),
+// Copies every backbone tensor of `weights` (backbone.* — bare names for model "backbone")
+// from an ImageNet backbone file: a converted one (`tv3s convert mit_bX.pth`, model
+// "backbone"), the official mit_bX.pth or swin_*_22k.pth itself (bare names, `head.*`
+// ignored, a `state_dict` or `model` wrapper and a `module.` prefix accepted, as mmcv's
+// load_checkpoint does; Swin's relative_position_index checked, its missing norm0..3 left
+// as initialised, as the official strict=False load leaves them) or a Hugging Face mit-bX
+// checkpoint. Throws "<path>: ..." when the file is not such a backbone (e.g. a whole model),
 // is another variant than config.backbone, lacks a tensor or has a mis-shaped one; then
 // `weights` is left as it was. Replaces tensors (call it before marking parameters trainable).
 void load_backbone(Weights& weights, const ModelConfig& config, const std::string& path);

@@ -80,10 +80,16 @@ void apply_config_json(TrainConfig& c, const std::string& text, const std::strin
       std::string type = model_kind_name(c.model.kind);
       m.get("type", type);
       const std::optional<ModelKind> kind = find_model_kind(type);
-      TV3S_CHECK(kind && *kind != ModelKind::mit, what,
+      TV3S_CHECK(kind && *kind != ModelKind::backbone, what,
                  ": 'model.type' must be \"tv3s\" or \"segformer\", got \"", type, "\"");
       c.model.kind = *kind;
-      m.get("backbone", c.model.backbone);
+      std::string backbone = c.model.backbone;
+      m.get("backbone", backbone);
+      try {
+        c.model.set_backbone(backbone);
+      } catch (const Error& e) {
+        throw Error(str(what, ": 'model.backbone': ", e.what()));
+      }
       m.get("embed_dim", c.model.embed_dim);
       m.get("window", c.model.window);
       m.get("shift", c.model.shift);
@@ -148,7 +154,6 @@ void apply_config_json(TrainConfig& c, const std::string& text, const std::strin
   check_positive(c.batch_size, "batch_size", what);
   check_positive(c.checkpoint_every, "checkpoint_every", what);
   TV3S_CHECK(c.frames == 4, what, ": 'data.frames' must be 4 (clips are frames t−9, t−6, t−3, t)");
-  mit_config(c.model.backbone);  // throws for an unknown variant, listing the known ones
   TV3S_CHECK(c.model.embed_dim > 0 && c.model.num_classes >= 0 && c.model.num_classes < 255, what,
              ": 'model.embed_dim' must be positive and 'model.num_classes' in [0, 254]");
   TV3S_CHECK(c.model.window > 0 && c.model.shift > 0 && c.model.shift < c.model.window, what,

@@ -134,7 +134,7 @@ TEST_CASE("convert: transformers' Segformer parameter lists map onto the officia
     bool fill;
   };
   for (const Case& c : {Case{"segformer-b0", config_of(ModelKind::segformer, "mit_b0", 150), true},
-                        Case{"mit-b0", config_of(ModelKind::mit, "mit_b0", 0), true},
+                        Case{"mit-b0", config_of(ModelKind::backbone, "mit_b0", 0), true},
                         Case{"segformer-b2", config_of(ModelKind::segformer, "mit_b2", 150, 768), false}}) {
     INFO(c.model);
     const NamedTensors hf = hf_state_dict(c.model, c.fill);
@@ -151,7 +151,7 @@ TEST_CASE("convert: transformers' Segformer parameter lists map onto the officia
     CHECK_NOTHROW(check_parameter_set(shapes_of(mapped), model_parameters(c.want), c.model));
     if (!c.fill) continue;
     // kv = [key; value]: the rows of the key tensor's value, then the value tensor's.
-    const std::string prefix = c.want.kind == ModelKind::mit ? "" : "backbone.";
+    const std::string prefix = c.want.kind == ModelKind::backbone ? "" : "backbone.";
     std::map<std::string, Tensor> by_name(mapped.begin(), mapped.end());
     std::map<std::string, float> index;  // each HF tensor holds one value, its index
     for (const auto& [name, t] : hf) index[name] = t.to_vector()[0];
@@ -178,7 +178,7 @@ TEST_CASE("convert: a key without its value is an error naming it") {
 
 TEST_CASE("convert: infer_config reads every model and backbone from official shapes") {
   for (const MitConfig& mit : mit_configs()) {
-    for (const ModelConfig& want : {config_of(ModelKind::mit, mit.name, 0),
+    for (const ModelConfig& want : {config_of(ModelKind::backbone, mit.name, 0),
                                     config_of(ModelKind::segformer, mit.name, 19),
                                     config_of(ModelKind::segformer, mit.name, 150, 768),
                                     config_of(ModelKind::tv3s, mit.name, 124)}) {
@@ -205,7 +205,7 @@ TEST_CASE("convert: --arch and --num-classes must agree with the tensors, and fi
         "ckpt: --num-classes 150 does not match the checkpoint, whose "
         "decode_head.linear_pred.weight has 124 rows");
   CHECK(contains(error_message([&] {
-                   convert::infer_config(official(config_of(ModelKind::mit, "mit_b0", 0)), options, "ckpt");
+                   convert::infer_config(official(config_of(ModelKind::backbone, "mit_b0", 0)), options, "ckpt");
                  }),
                  "--num-classes 150 given, but the checkpoint is a backbone without a decode head"));
 
@@ -278,7 +278,7 @@ TEST_CASE("convert: bad inputs exit 1 with the path and the problem, and write n
 
 TEST_CASE("convert: an ImageNet MiT checkpoint converts; one with a missing tensor is named") {
   test::TempDir dir;
-  const ModelConfig want = config_of(ModelKind::mit, "mit_b0", 0);
+  const ModelConfig want = config_of(ModelKind::backbone, "mit_b0", 0);
   NamedTensors tensors;
   for (const auto& [name, shape] : model_parameters(want))
     tensors.emplace_back(name, Tensor::full(shape, double(tensors.size())));
@@ -299,11 +299,11 @@ TEST_CASE("convert: an ImageNet MiT checkpoint converts; one with a missing tens
   const auto r = run_tv3s("convert " + dir.file("mit_b0.safetensors") + " " + out + " --arch mit_b0");
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
-  CHECK(contains(r.output, "wrote " + out + ": mit mit_b0, embed_dim 256, backbone only, 176 tensors"));
+  CHECK(contains(r.output, "wrote " + out + ": backbone mit_b0, embed_dim 256, backbone only, 176 tensors"));
   const io::SafetensorsFile file = io::read_safetensors(out);
   const ModelConfig got = ModelConfig::from_metadata(file.metadata, out);
-  CHECK(got.kind == ModelKind::mit);
-  CHECK(got.source == "mit checkpoint mit_b0.safetensors");
+  CHECK(got.kind == ModelKind::backbone);
+  CHECK(got.source == "backbone checkpoint mit_b0.safetensors");
   REQUIRE(file.tensors.size() == 176);
   for (size_t i = 0; i < file.tensors.size(); ++i) {
     CHECK(file.tensors[i].first == tensors[i].first);

@@ -153,6 +153,44 @@ TEST_CASE("eval loop: every video starts afresh; clip and stream from one decode
   }
 }
 
+TEST_CASE("eval loop: a _city-head model answers class 0 for frames 0-2 under official only") {
+  // TV3SHead_shift_city in the official test mode gives all-zero logits when the clip is
+  // shorter than 4 frames (model-spec §7.4): the released Swin-T VSPW checkpoint has it.
+  TempDir dir;
+  const std::string root = twin_videos(dir);
+  const data::EvalSet set = data::list_eval_set(root, data::DatasetKind::vspw, {});
+  ModelFile file = load_model_file(TV3S_SOURCE_DIR "/weights/tv3s_synth_b0.safetensors");
+  file.config.city_head = true;
+  eval::Model city;
+  city.tv3s = std::make_shared<const Tv3s>(file.config, std::move(file.weights));
+  const eval::Model plain = shipped_tv3s();
+
+  auto run = [&](const eval::Model& model, const std::string& protocol, const std::string& out) {
+    eval::LoopOptions loop;
+    loop.protocols = eval::plan_protocols(protocol, "clip", true, false, dir.file(out));
+    eval::evaluate_set(set, model, loop);
+  };
+  run(city, "official", "city_official");
+  run(plain, "official", "plain_official");
+  run(city, "stream", "city_clip");
+  run(plain, "stream", "plain_clip");
+  const auto& video = set.videos[0];
+  for (size_t f = 0; f < video.frames.size(); ++f) {
+    INFO("frame ", f);
+    auto read = [&](const std::string& out) {
+      return io::read_label_png(data::prediction_path(set, dir.file(out), video, video.frames[f])).values;
+    };
+    const auto city_official = read("city_official"), plain_official = read("plain_official");
+    if (f < 3) {
+      CHECK(std::all_of(city_official.begin(), city_official.end(), [](uint8_t v) { return v == 0; }));
+      CHECK(city_official != plain_official);  // the plain head answers its SegFormer logits
+    } else {
+      CHECK(city_official == plain_official);
+    }
+    CHECK(read("city_clip") == read("plain_clip"));  // outside official: the same model
+  }
+}
+
 TEST_CASE("eval loop: training's validation is the same loop on the training model") {
   TempDir dir;
   const std::string root = twin_videos(dir);

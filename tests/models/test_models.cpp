@@ -138,7 +138,7 @@ TEST_CASE("models: a TV3S model file runs its SegFormer path (--mode frame)") {
 
   // A backbone-only file is not a segmentation model.
   ModelConfig mit = c;
-  mit.kind = ModelKind::mit;
+  mit.kind = ModelKind::backbone;
   mit.num_classes = 0;
   std::vector<std::pair<std::string, Tensor>> backbone;
   for (auto& [name, shape] : model_parameters(mit)) backbone.emplace_back(name, w.get("backbone." + name));

@@ -33,7 +33,7 @@ ModelConfig model_config(ModelKind kind, const std::string& backbone = "mit_b0",
   ModelConfig c;
   c.kind = kind;
   c.backbone = backbone;
-  c.num_classes = kind == ModelKind::mit ? 0 : classes;
+  c.num_classes = kind == ModelKind::backbone ? 0 : classes;
   c.embed_dim = embed_dim;
   c.window = 4;
   c.shift = 2;
@@ -95,7 +95,7 @@ double softplus_inverse(double y) { return y + std::log(-std::expm1(-y)); }
 }  // namespace
 
 TEST_CASE("initial_weights: the parameter set of every model kind, f32") {
-  for (const ModelKind kind : {ModelKind::mit, ModelKind::segformer, ModelKind::tv3s}) {
+  for (const ModelKind kind : {ModelKind::backbone, ModelKind::segformer, ModelKind::tv3s}) {
     const ModelConfig c = model_config(kind);
     const Weights w = train::initial_weights(c, 1);
     std::vector<std::pair<std::string, Shape>> have;
@@ -219,7 +219,7 @@ TV3S_CUDA_TEST_CASE("initial_weights: CUDA equals CPU bit for bit") {
 
 TEST_CASE("load_backbone: copies every backbone tensor from a converted, a raw and a prefixed MiT file") {
   test::TempDir dir;
-  const ModelConfig mit = model_config(ModelKind::mit), tv3s = model_config(ModelKind::tv3s);
+  const ModelConfig mit = model_config(ModelKind::backbone), tv3s = model_config(ModelKind::tv3s);
   const Weights imagenet = random_weights(model_parameters(mit), 17);
   const Weights fresh = train::initial_weights(tv3s, 1);
 
@@ -254,7 +254,7 @@ TEST_CASE("load_backbone: copies every backbone tensor from a converted, a raw a
 
 TEST_CASE("load_backbone: bad files are named with what is wrong") {
   test::TempDir dir;
-  const ModelConfig mit = model_config(ModelKind::mit), tv3s = model_config(ModelKind::tv3s);
+  const ModelConfig mit = model_config(ModelKind::backbone), tv3s = model_config(ModelKind::tv3s);
   const Weights imagenet = random_weights(model_parameters(mit), 17);
   Weights w = train::initial_weights(tv3s, 1);
   auto message = [&](const std::string& path, const ModelConfig& config = model_config(ModelKind::tv3s)) {
@@ -262,7 +262,7 @@ TEST_CASE("load_backbone: bad files are named with what is wrong") {
   };
 
   const std::string whole = write_model(dir, "whole.safetensors", tv3s, w);
-  CHECK(message(whole) == whole + ": holds a whole model (decode_head.* tensors), not an ImageNet MiT "
+  CHECK(message(whole) == whole + ": holds a whole model (decode_head.* tensors), not an ImageNet "
                                   "backbone; fine-tune from a model file with --init instead");
 
   const std::string b0 = write_model(dir, "mit_b0.safetensors", mit, imagenet);
@@ -315,7 +315,7 @@ TEST_CASE("init_from_model: copies what fits, re-initialises classifiers for a n
 
 TEST_CASE("init_from_model: a SegFormer or MiT file fills its part of a TV3S model") {
   test::TempDir dir;
-  const ModelConfig tv3s = model_config(ModelKind::tv3s), segformer = model_config(ModelKind::segformer), mit = model_config(ModelKind::mit);
+  const ModelConfig tv3s = model_config(ModelKind::tv3s), segformer = model_config(ModelKind::segformer), mit = model_config(ModelKind::backbone);
   const Weights seg = random_weights(model_parameters(segformer), 29);
   const Weights backbone = random_weights(model_parameters(mit), 31);
   const std::string seg_path = write_model(dir, "segformer.safetensors", segformer, seg);
@@ -330,7 +330,7 @@ TEST_CASE("init_from_model: a SegFormer or MiT file fills its part of a TV3S mod
 
   Weights v = fresh;
   CHECK(train::init_from_model(v, tv3s, mit_path) ==
-        "initialised from " + mit_path + ": 176 of 274 tensors; the file is a mit model (0 of its "
+        "initialised from " + mit_path + ": 176 of 274 tensors; the file is a backbone model (0 of its "
         "tensors unused), the model being trained a tv3s model");
   for (auto& [name, t] : v.all())
     CHECK(same(t, name.rfind("backbone.", 0) == 0 ? backbone.get(name.substr(9)) : fresh.get(name)));
