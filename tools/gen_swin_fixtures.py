@@ -37,15 +37,12 @@ Usage: python3 tools/gen_swin_fixtures.py [--out DIR] [--check] [--only NAME]
   --check  regenerate into a temporary directory and compare byte-for-byte with the
            committed fixtures (exit 1 on any difference).
 """
-import argparse
 import copy
-import filecmp
 import json
 import math
 import os
 import re
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -651,7 +648,6 @@ def run_config(cfg, out_dir, manifest, extra):
         entry["note_city_head"] = ("the official TV3SHead_shift_city in test mode answers all-zero logits for "
                                    "frames 0-2 (fewer than num_clips frames); the clip files of frames 0-2 hold "
                                    "the plain head's answer, the per-frame SegFormer logits (linear_pred)")
-    gen = torch.Generator().manual_seed(cfg["seed"] + 1)
     for si, (H, W) in enumerate(cfg["sizes"]):
         t0 = time.time()
         seq = f"{name}_frames" if len(cfg["sizes"]) == 1 else f"{name}_{H}x{W}"
@@ -711,7 +707,7 @@ def run_config(cfg, out_dir, manifest, extra):
             for i in cfg["stored"]:
                 arr = save_npy(out_dir, f"{stem}_{mode}_{i:03d}.npy", res[i], entry)
                 assert arr.shape == (K, h, w) and len(np.unique(arr.argmax(0))) > 1
-        print(f"  max|logit| " + ", ".join(f"{k} {v:.3f}" for k, v in entry["max_abs"].items() if k.startswith(stem)
+        print("  max|logit| " + ", ".join(f"{k} {v:.3f}" for k, v in entry["max_abs"].items() if k.startswith(stem)
                                            and ("clip" in k or "stream" in k or "logits" in k)))
         print(f"  time: backbone+fuse {t1 - t0:.1f}s, clip {t2 - t1:.1f}s, stream {t3 - t2:.1f}s, "
               f"checks {time.time() - t3:.1f}s")
@@ -848,38 +844,11 @@ def generate(out_dir, only=None):
             run_config(cfg, out_dir, manifest, extra)
     if "small" in extra:
         write_small_extras(out_dir, manifest, *extra["small"])
-    text = json.dumps(manifest, indent=1)
-    text = re.sub(r"\[\s*([^\[\]{}]*?)\s*\]", lambda m: "[" + re.sub(r"\s*\n\s*", " ", m.group(1)) + "]", text)
-    with open(os.path.join(out_dir, "manifest.json"), "w") as f:
-        f.write(text + "\n")
-    total = 0
-    for root, _, files in os.walk(out_dir):
-        total += sum(os.path.getsize(os.path.join(root, f)) for f in files)
-    print(f"total {total} bytes in {out_dir}; {time.time() - t0:.0f}s")
+    tv.write_manifest(out_dir, manifest, t0)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default=OUT)
-    ap.add_argument("--check", action="store_true",
-                    help="regenerate into a temporary directory, compare with --out byte for byte")
-    ap.add_argument("--only", choices=[c["name"] for c in CONFIGS],
-                    help="one config only (development; the manifest then lists only it)")
-    args = ap.parse_args()
-    if not args.check:
-        generate(args.out, args.only)
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        generate(tmp)
-        bad = []
-        for root, _, files in os.walk(tmp):
-            for f in files:
-                rel_path = os.path.relpath(os.path.join(root, f), tmp)
-                ref = os.path.join(args.out, rel_path)
-                if not os.path.exists(ref) or not filecmp.cmp(os.path.join(root, f), ref, shallow=False):
-                    bad.append(rel_path)
-        print("check:", "all files identical" if not bad else f"{len(bad)} differ: {sorted(bad)}")
-        sys.exit(1 if bad else 0)
+    tv.fixture_main(__doc__, OUT, [c["name"] for c in CONFIGS], generate)
 
 
 if __name__ == "__main__":

@@ -782,6 +782,11 @@ def generate(out_dir, only=None):
     for cfg in CONFIGS:
         if only is None or cfg["name"] == only:
             run_config(cfg, out_dir, manifest)
+    write_manifest(out_dir, manifest, t0)
+
+
+def write_manifest(out_dir, manifest, t0):
+    """manifest.json with short lists on one line; prints the folder's size and the time."""
     text = json.dumps(manifest, indent=1)
     # lists of numbers / short strings on one line
     text = re.sub(r"\[\s*([^\[\]{}]*?)\s*\]", lambda m: "[" + re.sub(r"\s*\n\s*", " ", m.group(1)) + "]", text)
@@ -793,19 +798,21 @@ def generate(out_dir, only=None):
     print(f"total {total} bytes in {out_dir}; {time.time() - t0:.0f}s")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default=OUT)
+def fixture_main(doc, default_out, config_names, generate_fn):
+    """The command line of a fixture generator: write into --out, or --check that
+    regenerating into a temporary folder gives the committed files byte for byte."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--out", default=default_out)
     ap.add_argument("--check", action="store_true",
                     help="regenerate into a temporary directory, compare with --out byte for byte")
-    ap.add_argument("--only", choices=[c["name"] for c in CONFIGS],
+    ap.add_argument("--only", choices=config_names,
                     help="one config only (development; the manifest then lists only it)")
     args = ap.parse_args()
     if not args.check:
-        generate(args.out, args.only)
+        generate_fn(args.out, args.only)
         return
     with tempfile.TemporaryDirectory() as tmp:
-        generate(tmp)
+        generate_fn(tmp)
         bad = []
         for root, _, files in os.walk(tmp):
             for f in files:
@@ -815,6 +822,10 @@ def main():
                     bad.append(rel_path)
         print("check:", "all files identical" if not bad else f"{len(bad)} differ: {sorted(bad)}")
         sys.exit(1 if bad else 0)
+
+
+def main():
+    fixture_main(__doc__, OUT, [c["name"] for c in CONFIGS], generate)
 
 
 if __name__ == "__main__":

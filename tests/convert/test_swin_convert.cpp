@@ -118,3 +118,42 @@ TEST_CASE("convert: the original Swin's classifier norm and shift masks are drop
   CHECK_FALSE(convert::unused_by_model("backbone.norm3.bias"));
   CHECK_FALSE(convert::unused_by_model("layers.0.blocks.1.attn.qkv.weight"));
 }
+
+TEST_CASE("convert: Hugging Face Swin names (SwinBackbone, SwinModel) map onto the official ones") {
+  using convert::HfName;
+  struct Case {
+    const char* hf;
+    const char* official;
+    HfName::Part part;
+  };
+  for (const Case& c :
+       {Case{"embeddings.patch_embeddings.projection.weight", "patch_embed.proj.weight", HfName::whole},
+        Case{"swin.embeddings.norm.bias", "patch_embed.norm.bias", HfName::whole},
+        Case{"encoder.layers.2.blocks.17.layernorm_before.weight", "layers.2.blocks.17.norm1.weight", HfName::whole},
+        Case{"encoder.layers.0.blocks.1.layernorm_after.bias", "layers.0.blocks.1.norm2.bias", HfName::whole},
+        Case{"encoder.layers.1.blocks.0.attention.self.query.weight", "layers.1.blocks.0.attn.qkv.weight", HfName::qkv_query},
+        Case{"encoder.layers.1.blocks.0.attention.self.key.bias", "layers.1.blocks.0.attn.qkv.bias", HfName::qkv_key},
+        Case{"swin.encoder.layers.1.blocks.0.attention.self.value.weight", "layers.1.blocks.0.attn.qkv.weight", HfName::qkv_value},
+        Case{"encoder.layers.3.blocks.1.attention.self.relative_position_bias_table",
+             "layers.3.blocks.1.attn.relative_position_bias_table", HfName::whole},
+        Case{"encoder.layers.3.blocks.1.attention.output.dense.weight", "layers.3.blocks.1.attn.proj.weight", HfName::whole},
+        Case{"encoder.layers.3.blocks.1.intermediate.dense.bias", "layers.3.blocks.1.mlp.fc1.bias", HfName::whole},
+        Case{"encoder.layers.3.blocks.1.output.dense.weight", "layers.3.blocks.1.mlp.fc2.weight", HfName::whole},
+        Case{"encoder.layers.0.downsample.reduction.weight", "layers.0.downsample.reduction.weight", HfName::whole},
+        Case{"hidden_states_norms.stage1.weight", "norm0.weight", HfName::whole},
+        Case{"hidden_states_norms.stage4.bias", "norm3.bias", HfName::whole},
+        Case{"hidden_states_norms.stage5.bias", "", HfName::whole},
+        Case{"encoder.layers.0.blocks.x.layernorm_before.weight", "", HfName::whole},
+        Case{"encoder.layers.0.blocks.0.attention.self.relative_position_bias_table.extra", "", HfName::whole}}) {
+    INFO(c.hf);
+    const HfName got = convert::map_hf_name(c.hf);
+    CHECK(got.official == c.official);
+    if (*c.official) CHECK(got.part == c.part);
+  }
+  CHECK(convert::unused_by_model("swin.layernorm.weight"));  // SwinModel's classifier norm
+  // A query without its key and value is named.
+  convert::NamedTensors t = {{"encoder.layers.0.blocks.0.attention.self.query.bias", Tensor::zeros(Shape{4})}};
+  CHECK(error_message([&] { convert::map_hf_state_dict(t, "x.bin"); }) ==
+        "x.bin: 'encoder.layers.0.blocks.0.attention.self.query.bias' has no key to go with it "
+        "(layers.0.blocks.0.attn.qkv.bias = query, key, value)");
+}
