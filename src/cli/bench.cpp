@@ -16,7 +16,7 @@ int run_bench(int argc, char** argv) {
     std::puts("usage: tv3s bench <ops|autograd|model|train> [--help] [options]\n"
               "  ops        GEMM GFLOP/s and elementwise/reduction/softmax/layernorm throughput\n"
               "  autograd   the cost of the autograd tape: inference (no grad) vs recording\n"
-              "  model      per-frame latency, FPS and memory of MiT + SegFormer head\n"
+              "  model      per-frame latency, FPS and memory of a SegFormer or TV3S model\n"
               "  train      training iteration speed (clips/s) and memory of TV3S / SegFormer");
     return 0;
   }

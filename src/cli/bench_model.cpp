@@ -1,4 +1,4 @@
-// `tv3s bench model`: per-frame latency, FPS and memory of the SegFormer path (MiT + the
+// `tv3s bench model`: per-frame latency, FPS and memory of the SegFormer path (backbone + the
 // all-MLP head + the resize of the logits to the input size + argmax), on random weights
 // of the chosen variant or on a model file. The same work as `tv3s segment` minus image
 // decoding and file writing. bench/segformer_vs_pytorch.sh runs it beside PyTorch.

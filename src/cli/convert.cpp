@@ -1,6 +1,6 @@
 // `tv3s convert IN OUT.safetensors [--arch NAME] [--num-classes N]`: a checkpoint (official
-// mmseg .pth, ImageNet mit_bX.pth, Hugging Face model.safetensors / pytorch_model.bin)
-// into a tv3s model file. Usage errors exit 2; a bad input file is a tv3s::Error, which
+// mmseg .pth, ImageNet mit_bX.pth / swin_*_22k.pth, Hugging Face model.safetensors /
+// pytorch_model.bin) into a tv3s model file. Usage errors exit 2; a bad input file is a tv3s::Error, which
 // main() prints as one line "tv3s convert: <path>: <problem>" and exits 1.
 #include <cstdio>
 #include <string>
@@ -17,7 +17,7 @@ const char* kConvertUsage =
     "                    [--shift S]\n"
     "  IN: an official mmseg SegFormer/TV3S checkpoint (.pth, MiT or Swin backbone), an\n"
     "  ImageNet backbone (mit_b0.pth ... mit_b5.pth, swin_tiny/small_..._22k.pth), or a\n"
-    "  Hugging Face SegFormer/MiT checkpoint (model.safetensors or pytorch_model.bin;\n"
+    "  Hugging Face SegFormer/MiT/Swin checkpoint (model.safetensors or pytorch_model.bin;\n"
     "  class names from a config.json beside it).\n"
     "  The model, backbone and class count are read from the tensors (a Swin of any\n"
     "  embed/depths/heads/window); the options only check them, or fill in what the\n"

@@ -11,7 +11,7 @@
 namespace {
 
 const char* kUsage =
-    "tv3s " TV3S_VERSION_STRING " — video semantic segmentation runtime (MiT/SegFormer + TV3S)\n"
+    "tv3s " TV3S_VERSION_STRING " — video semantic segmentation runtime (SegFormer, TV3S; MiT, Swin)\n"
     "\n"
     "usage: tv3s [--help] [--version] <command> [args]\n"
     "\n"
@@ -20,7 +20,7 @@ const char* kUsage =
     "  convert         a PyTorch / Hugging Face checkpoint into a tv3s .safetensors model\n"
     "  bench ops       GEMM GFLOP/s and op throughput on CPU and (if present) GPU\n"
     "  bench autograd  overhead of the autograd tape vs inference under NoGradGuard\n"
-    "  bench model     per-frame latency, FPS and memory of MiT/SegFormer models\n"
+    "  bench model     per-frame latency, FPS and memory of SegFormer/TV3S models\n"
     "  bench train     training iteration speed (clips/s) and peak memory\n"
     "  segment         segment images with a model file (per-frame SegFormer path)\n"
     "  eval            mIoU, mVC8/mVC16 on a VSPW or Cityscapes set (a model or saved predictions)\n"
