@@ -124,7 +124,8 @@ std::map<std::string, std::string> ModelConfig::to_metadata() const {
     m["tv3s.swin"] = nlohmann::json{{"embed_dim", swin.embed_dim},
                                     {"depths", swin.depths},
                                     {"heads", swin.heads},
-                                    {"window", swin.window}}
+                                    {"window", swin.window},
+                                    {"mlp_ratio", swin.mlp_ratio}}
                          .dump();
   if (kind == ModelKind::tv3s) {
     m["tv3s.window"] = std::to_string(window);
@@ -186,6 +187,7 @@ ModelConfig ModelConfig::from_metadata(const std::map<std::string, std::string>&
       swin.depths = j.at("depths").get<std::array<int64_t, 4>>();
       swin.heads = j.at("heads").get<std::array<int64_t, 4>>();
       swin.window = j.at("window").get<int64_t>();
+      swin.mlp_ratio = j.value("mlp_ratio", int64_t(4));
       c.swin = named_swin_config(swin);
       TV3S_CHECK(c.swin.name == c.backbone, "tv3s.backbone '", c.backbone, "' does not match tv3s.swin ",
                  j.dump(), " (which is ", c.swin.name, ")");

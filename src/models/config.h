@@ -8,7 +8,8 @@
 //                      files of tv3s 0.1 say "mit")
 //   "tv3s.backbone"    "mit_b0" … "mit_b5", "swin_t" | "swin_s" | "swin_b" | "swin_l", or
 //                      "swin" for a Swin of another configuration
-//   "tv3s.swin"        Swin backbones: JSON {"embed_dim", "depths", "heads", "window"}
+//   "tv3s.swin"        Swin backbones: JSON {"embed_dim", "depths", "heads", "window",
+//                      "mlp_ratio"}
 //   "tv3s.num_classes" decimal (0 for a backbone-only file)
 //   "tv3s.embed_dim"   decimal, the head's E (256 in every official config)
 //   "tv3s.window"      decimal, the TV3S window side (model "tv3s"; 20 when absent)

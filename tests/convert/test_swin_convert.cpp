@@ -58,6 +58,16 @@ TEST_CASE("convert: infer_config reads every Swin variant and a configuration of
   CHECK(custom_swin().name == "swin");
 }
 
+TEST_CASE("convert: a Swin with another MLP ratio converts and its model file loads") {
+  SwinConfig swin = custom_swin();
+  swin.mlp_ratio = 2;
+  swin = named_swin_config(swin);
+  const ModelConfig want = swin_model(ModelKind::segformer, swin, 3);
+  const ModelConfig got = convert::infer_config(model_parameters(want), {}, "ckpt");
+  CHECK(got.swin.mlp_ratio == 2);
+  CHECK(ModelConfig::from_metadata(got.to_metadata(), "m").swin == swin);
+}
+
 TEST_CASE("convert: --arch checks a Swin checkpoint, and a MiT name cannot pass for it") {
   const auto t = model_parameters(swin_model(ModelKind::tv3s, swin_configs()[0], 124));
   convert::ConvertOptions options;

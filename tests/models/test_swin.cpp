@@ -87,7 +87,7 @@ TEST_CASE("swin: model files carry the configuration and the _city head in their
   c.city_head = true;
   const std::map<std::string, std::string> md = c.to_metadata();
   CHECK(md.at("tv3s.backbone") == "swin");
-  CHECK(md.at("tv3s.swin") == R"({"depths":[2,1,2,1],"embed_dim":8,"heads":[1,2,2,4],"window":3})");
+  CHECK(md.at("tv3s.swin") == R"({"depths":[2,1,2,1],"embed_dim":8,"heads":[1,2,2,4],"mlp_ratio":4,"window":3})");
   CHECK(md.at("tv3s.head") == "city");
   const ModelConfig back = ModelConfig::from_metadata(md, "m.safetensors");
   CHECK(back.swin == c.swin);
