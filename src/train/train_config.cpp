@@ -71,7 +71,7 @@ void apply_config_json(TrainConfig& c, const std::string& text, const std::strin
   json root;
   try {
     root = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // syntax, and numbers beyond double range (1e999)
     fail(str(what, ": not valid JSON (", e.what(), ")"));
   }
   {

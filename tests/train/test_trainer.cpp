@@ -147,6 +147,19 @@ TEST_CASE("trainer: bad checkpoints, configurations and command lines are refuse
         "x.json: unknown key 'itres'");
   CHECK(test::error_message([&] { apply_config_json(typo, R"({"model": {"type": "mamba"}})", "x.json"); })
             .find("'model.type' must be") != std::string::npos);
+  // A number beyond double range is the project's error naming the file, not the JSON
+  // library's exception (issue 18's finding).
+  const std::string overflow =
+      test::error_message([&] { apply_config_json(typo, R"({"iters": 1e999})", "x.json"); });
+  CHECK(overflow.rfind("x.json: not valid JSON (", 0) == 0);
+  CHECK(overflow.find("1e999") != std::string::npos);
+  {
+    std::ofstream(dir.path() + "/huge.json") << R"({"iters": 1e999})";
+    const test::CommandResult huge = test::run_tv3s("train '" + dir.path() + "/huge.json' --out '" + dir.path() + "/h'");
+    CHECK(huge.exit_code == 1);
+    CHECK(huge.output.find(dir.path() + "/huge.json: not valid JSON") != std::string::npos);
+    CHECK(huge.output.find("unexpected error") == std::string::npos);
+  }
   const test::CommandResult no_out = test::run_tv3s("train --data '" + root + "'");
   CHECK(no_out.exit_code == 2);
   CHECK(no_out.output.find("needs --out DIR") != std::string::npos);
