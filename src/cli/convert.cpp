@@ -85,7 +85,7 @@ int run_convert(int argc, char** argv) {
       c.kind == ModelKind::backbone ? "backbone only" : std::to_string(c.num_classes) + " classes";
   if (!c.class_names.empty()) classes += " (named)";
   std::printf("tv3s convert: wrote %s: %s %s, embed_dim %lld, %s, %zu tensors, %.1f MB (from %s)\n",
-              paths[1].c_str(), model_kind_name(c.kind), c.backbone.c_str(), (long long)c.embed_dim,
+              paths[1].c_str(), model_kind_name(c.kind), c.backbone_description().c_str(), (long long)c.embed_dim,
               classes.c_str(), r.tensors, double(r.bytes) / 1e6, c.source.c_str());
   return 0;
 }

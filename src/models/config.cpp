@@ -66,6 +66,15 @@ std::array<int64_t, 4> ModelConfig::backbone_channels() const {
   return is_swin() ? swin.channels() : mit_config(backbone).channels;
 }
 
+std::string ModelConfig::backbone_description() const {
+  if (!is_swin() || swin.name != "swin") return backbone;
+  auto list = [](const std::array<int64_t, 4>& v) {
+    return str(v[0], ",", v[1], ",", v[2], ",", v[3]);
+  };
+  return str("swin (embed ", swin.embed_dim, ", depths ", list(swin.depths), ", heads ", list(swin.heads),
+             ", window ", swin.window, swin.mlp_ratio != 4 ? str(", mlp ratio ", swin.mlp_ratio) : "", ")");
+}
+
 void ModelConfig::set_backbone(const std::string& name) {
   for (const SwinConfig& c : swin_configs())
     if (c.name == name) {

@@ -94,6 +94,9 @@ struct ModelConfig {
   std::string source;                                  // optional
 
   bool is_swin() const { return is_swin_backbone(backbone); }
+  // The backbone's name, and for a Swin of its own configuration that configuration:
+  // "mit_b1", "swin_t", "swin (embed 8, depths 2,2,2,2, heads 1,2,2,4, window 4)".
+  std::string backbone_description() const;
   // The stage channels C1..C4 of the backbone.
   std::array<int64_t, 4> backbone_channels() const;
 

@@ -70,6 +70,11 @@ TEST_CASE("swin: named configurations, a configuration of its own, and bad ones"
         "unknown backbone 'swin_xl' (known: mit_b0 … mit_b5, swin_t, swin_s, swin_b, swin_l)");
 
   CHECK(small_swin().name == "swin");
+  ModelConfig own;
+  own.backbone = "swin", own.swin = small_swin();
+  CHECK(own.backbone_description() == "swin (embed 8, depths 2,1,2,1, heads 1,2,2,4, window 3)");
+  own.set_backbone("swin_b");
+  CHECK(own.backbone_description() == "swin_b");
   SwinConfig t = small_swin();
   t.embed_dim = 96, t.depths = {2, 2, 6, 2}, t.heads = {3, 6, 12, 24}, t.window = 7;
   CHECK(named_swin_config(t).name == "swin_t");
