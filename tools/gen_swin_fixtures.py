@@ -419,39 +419,7 @@ def config_text(cfg):
         depths={a['depths']}, num_heads={a['heads']}, window_size={a['window']},
         mlp_ratio=4.0, qkv_bias=True, qk_scale=None, drop_rate=0.0, attn_drop_rate=0.0,
         drop_path_rate=0.0, ape=False, patch_norm=True),"""
-    E, w, s, K = cfg["E"], cfg["window"], cfg["shift"], cfg["K"]
-    return f"""_base_ = [
-    '../../_base_/models/segformer.py',
-    '../../_base_/datasets/vspw_repeat2.py',
-    '../../_base_/default_runtime.py',
-    '../../_base_/schedules/schedule_160k_adamw.py'
-]
-
-# Fixture written by {GENERATOR} (random weights, config '{cfg["name"]}')
-# model settings
-norm_cfg = dict(type='SyncBN', requires_grad=True)
-find_unused_parameters = True
-model = dict(
-    type='EncoderDecoder_clips',
-    pretrained=None,
-    {backbone}
-    decode_head=dict(
-        type='{cfg["head_type"]}',
-        in_channels={widths(cfg["arch"])},
-        in_index=[0, 1, 2, 3],
-        feature_strides=[4, 8, 16, 32],
-        channels=128,
-        dropout_ratio=0.1,
-        num_classes={K},
-        norm_cfg=norm_cfg,
-        align_corners=False,
-        decoder_params=dict(embed_dim={E}, window_w={w}, window_h={w}, shift_size={s}, real_shift=True, model_type=0),
-        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
-        num_clips={tv.NUM_CLIPS}),
-    # model training and testing settings
-    train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
-"""
+    return tv.config_text(cfg, backbone, cfg["head_type"], widths(cfg["arch"]), GENERATOR)
 
 
 def checkpoint_meta(cfg):

@@ -437,10 +437,18 @@ def head_weights(cfg, pools):
     return w
 
 
-def config_text(cfg):
+def config_text(cfg, backbone=None, head_type="TV3SHead_shift", in_channels=None, generator=GENERATOR):
     """The config file text stored in meta['config'], written like the official
-    local_configs/tv3s/B1/*.py (decoder_params on one line)."""
+    local_configs/tv3s/B1/*.py (decoder_params on one line). `backbone` (the text of the
+    backbone=dict(...) entry), `head_type`, `in_channels` and `generator` let other
+    generators (gen_swin_fixtures.py) write their own models' configs the same way."""
     E, w, s, K, arch = cfg["E"], cfg["window"], cfg["shift"], cfg["K"], cfg["arch"]
+    if backbone is None:
+        backbone = f"""backbone=dict(
+        type='mit_{arch}',
+        style='pytorch'),"""
+    if in_channels is None:
+        in_channels = IN_CHANNELS[arch]
     return f"""_base_ = [
     '../../_base_/models/segformer.py',
     '../../_base_/datasets/vspw_repeat2.py',
@@ -448,19 +456,17 @@ def config_text(cfg):
     '../../_base_/schedules/schedule_160k_adamw.py'
 ]
 
-# Fixture written by {GENERATOR} (random weights, config '{cfg["name"]}')
+# Fixture written by {generator} (random weights, config '{cfg["name"]}')
 # model settings
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 find_unused_parameters = True
 model = dict(
     type='EncoderDecoder_clips',
     pretrained=None,
-    backbone=dict(
-        type='mit_{arch}',
-        style='pytorch'),
+    {backbone}
     decode_head=dict(
-        type='TV3SHead_shift',
-        in_channels={IN_CHANNELS[arch]},
+        type='{head_type}',
+        in_channels={in_channels},
         in_index=[0, 1, 2, 3],
         feature_strides=[4, 8, 16, 32],
         channels=128,

@@ -289,15 +289,10 @@ void check_relative_position_index(const std::string& name, const Tensor& index,
 
 ModelConfig infer_config(const std::vector<std::pair<std::string, Shape>>& parameters,
                          const ConvertOptions& options, const std::string& what) {
-  const std::map<std::string, Shape> shapes(parameters.begin(), parameters.end());
+  const Shapes shapes(parameters.begin(), parameters.end());
   auto any_with_prefix = [&](const std::string& prefix) {
     auto it = shapes.lower_bound(prefix);
     return it != shapes.end() && starts_with(it->first, prefix);
-  };
-  // Rows of a tensor of `ndim` dimensions, or 0 when absent or of another rank.
-  auto rows = [&](const std::string& name, int ndim) -> int64_t {
-    auto it = shapes.find(name);
-    return it != shapes.end() && it->second.ndim() == ndim ? it->second[0] : 0;
   };
 
   ModelConfig config;
@@ -315,7 +310,7 @@ ModelConfig infer_config(const std::vector<std::pair<std::string, Shape>>& param
     config.num_classes = 0;
     return config;
   }
-  const int64_t classes = rows("decode_head.linear_pred.weight", 4);
+  const int64_t classes = dim_of(shapes, "decode_head.linear_pred.weight", 4);
   TV3S_CHECK(classes > 0 || options.num_classes > 0, what,
              ": cannot tell the number of classes: there is no decode_head.linear_pred.weight "
              "(--num-classes sets it)");
@@ -323,7 +318,7 @@ ModelConfig infer_config(const std::vector<std::pair<std::string, Shape>>& param
              ": --num-classes ", options.num_classes, " does not match the checkpoint, whose "
              "decode_head.linear_pred.weight has ", classes, " rows");
   config.num_classes = classes > 0 ? classes : options.num_classes;
-  if (const int64_t e = rows("decode_head.linear_c1.proj.weight", 2)) config.embed_dim = e;
+  if (const int64_t e = dim_of(shapes, "decode_head.linear_c1.proj.weight", 2)) config.embed_dim = e;
   return config;
 }
 

@@ -23,10 +23,10 @@ Tensor pad_bottom_right(const Tensor& x, int64_t multiple) {
 Tensor SwinBlock::operator()(const Tensor& x, double drop_rate, Rng* rng) const {
   auto branch = [&](const Tensor& t) { return rng && drop_rate > 0 ? nn::drop_path(t, drop_rate, *rng) : t; };
   const int64_t C = x.size(3);
-  // A padded position's qkv: the Linear of a zero token, i.e. its bias.
-  const Tensor pad_qkv = qkv.bias.defined() ? qkv.bias : Tensor::zeros(Shape{3 * C}, x.dtype(), x.device());
   const double scale = 1.0 / std::sqrt(double(C / heads));
-  Tensor h = x + branch(proj(window_attention(qkv(norm1(x)), pad_qkv, bias_table, heads, window, shift, scale)));
+  // A padded position's qkv is the Linear of a zero token: its bias (qkv_bias=True in every
+  // official Swin, and a parameter of every model file, src/models/parameters.cpp).
+  Tensor h = x + branch(proj(window_attention(qkv(norm1(x)), qkv.bias, bias_table, heads, window, shift, scale)));
   return h + branch(fc2(gelu(fc1(norm2(h)))));
 }
 

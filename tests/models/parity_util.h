@@ -28,6 +28,11 @@ inline std::string frame_name(int64_t i) {
   return buf;
 }
 
+// [1, H, W, C] (channels-last) → [C, H, W], the fixtures' layout of one frame's maps.
+inline Tensor to_chw(const Tensor& nhwc) {
+  return permute(nhwc.reshape(Shape{nhwc.size(1), nhwc.size(2), nhwc.size(3)}), {2, 0, 1});
+}
+
 // A fixture [K, h, w] as [1, h, w, K].
 inline Tensor read_logits(const std::string& path) {
   const Tensor chw = io::read_npy(path);

@@ -17,19 +17,16 @@
 #include "src/models/model_file.h"
 #include "src/models/segformer.h"
 #include "src/pipeline/preprocess.h"
+#include "tests/models/parity_util.h"
 #include "tests/test_util.h"
 
 using namespace tv3s;
+using test::to_chw;
 
 namespace {
 
 const std::string kData = std::string(TV3S_SOURCE_DIR) + "/tests/data/segformer/";
 constexpr double kTol = 1e-4;
-
-// [1, H, W, C] (channels-last) → [C, H, W], the fixtures' layout.
-Tensor to_chw(const Tensor& nhwc) {
-  return permute(nhwc.reshape(Shape{nhwc.size(1), nhwc.size(2), nhwc.size(3)}), {2, 0, 1});
-}
 
 // Fraction of pixels where argmax over channels (dim 0 of [K, H, W]) agrees.
 double argmax_agreement(const Tensor& got_chw, const Tensor& ref_chw) {

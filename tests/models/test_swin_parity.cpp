@@ -36,15 +36,11 @@ using test::all_frames;
 using test::check_cli;
 using test::check_library;
 using test::convert_with_cli;
+using test::to_chw;
 
 namespace {
 
 const std::string kData = std::string(TV3S_SOURCE_DIR) + "/tests/data/swin/";
-
-// [1, H, W, C] → [C, H, W], the fixtures' layout.
-Tensor to_chw(const Tensor& nhwc) {
-  return permute(nhwc.reshape(Shape{nhwc.size(1), nhwc.size(2), nhwc.size(3)}), {2, 0, 1});
-}
 
 // Frame 0's stage outputs and SegFormer logits of fixture `stem` (frames in `frames_dir`).
 void check_backbone(const Segformer& model, const std::string& frames_dir, const std::string& stem,
