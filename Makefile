@@ -10,6 +10,11 @@
 #   make demo       build, write a short synthetic video (one never seen in training),
 #                   segment it with the shipped model (weights/) in streaming mode and
 #                   write colour overlays; prints where they are
+#   make test-sanitize  the CPU build with AddressSanitizer + UndefinedBehaviorSanitizer (in
+#                   $(SANITIZE_BUILD); every finding aborts), then the whole test suite
+#   make fuzz       build the libFuzzer targets of tests/fuzz with clang (in $(FUZZ_BUILD))
+#   make fuzz-smoke build them, then run each for $(FUZZ_SECONDS) s (default 30) on its seeds
+#                   and committed regression inputs (tests/fuzz/run.sh: longer runs)
 # Variables: BUILD (build dir), CMAKE_ARGS (e.g. -DTV3S_CUDA_ARCHS=80), JOBS.
 BUILD ?= build
 EMU_BUILD ?= build-emu
@@ -19,7 +24,12 @@ CMAKE_ARGS ?=
 DEMO ?= $(BUILD)/demo
 DEMO_MODEL ?= weights/tv3s_synth_b0.safetensors
 
-.PHONY: all configure test test-emu test-install bench demo clean
+SANITIZE_BUILD ?= build-sanitize
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 30
+FUZZ_JOBS ?= $(JOBS)
+
+.PHONY: all configure test test-emu test-install test-sanitize fuzz fuzz-smoke bench demo clean
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -40,6 +50,24 @@ test-emu:
 	TV3S_CUDA_NO_CACHE=1 ./$(EMU_BUILD)/tv3s_tests --test-suite=cuda,emulator \
 	    --test-case-exclude='*CUDA caching allocator*'
 
+# -O1 -g: sanitizer reports with line numbers at a speed the suite fits CI with. CUDA off
+# (its tests skip without a GPU anyway); detect_leaks: a test that leaks fails.
+test-sanitize:
+	@cmake -S . -B $(SANITIZE_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTV3S_SANITIZE=ON \
+	    -DTV3S_CUDA=OFF -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" $(CMAKE_ARGS) > /dev/null
+	cmake --build $(SANITIZE_BUILD) -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    ./$(SANITIZE_BUILD)/tv3s_tests
+
+fuzz:
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+	    -DCMAKE_C_COMPILER=clang -DTV3S_FUZZ=ON -DTV3S_CUDA=OFF -DTV3S_BUILD_TESTS=OFF \
+	    -DTV3S_BUILD_EXAMPLES=OFF $(CMAKE_ARGS) > /dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target tv3s_fuzz
+
+fuzz-smoke: fuzz
+	./tests/fuzz/run.sh --build $(FUZZ_BUILD) --seconds $(FUZZ_SECONDS) --jobs $(FUZZ_JOBS)
+
 test-install: all
 	./tests/install_test.sh $(BUILD)
 
@@ -53,4 +81,4 @@ demo: all
 	@echo "overlays: $(DEMO)/overlays/ (label maps: $(DEMO)/labels/, frames: $(DEMO)/video/data/000_synth/origin/)"
 
 clean:
-	rm -rf $(BUILD) $(EMU_BUILD)
+	rm -rf $(BUILD) $(EMU_BUILD) $(SANITIZE_BUILD) $(FUZZ_BUILD)
