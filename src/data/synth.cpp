@@ -48,10 +48,9 @@
 // draws from xoshiro256** (tv3s/rng.h) mapped to ranges with integer multiplies, texture
 // noise from integer hashes. So -march, FMA contraction and libm cannot change a pixel;
 // masks and PNG frames are byte-identical on every machine. JPEG frames go through
-// stb_image_write's float DCT: CMakeLists.txt compiles src/io/image.cpp with
-// -ffp-contract=off so that FMA contraction under -march=native cannot change them
-// (checked: a -march=native -O2 build and a portable -O0 build write identical files).
-// They stay tied to the stb_image_write version, as any encoder's output is.
+// libjpeg-turbo's encoder (io::write_jpeg: its integer ISLOW DCT, whose SIMD and C code
+// give the same bytes), so no compiler flag changes them; they stay tied to the
+// libjpeg-turbo version, as any encoder's output is.
 #include "src/data/synth.h"
 
 #include <algorithm>

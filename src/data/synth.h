@@ -6,7 +6,7 @@
 // Same seed and options → the same pixels and labels on every machine: every value that
 // decides a pixel or a label is computed in integer arithmetic from xoshiro256**
 // (tv3s/rng.h) and integer hashes. The masks and PNG frames are therefore byte-identical
-// everywhere; JPEG frames too, for one version of stb_image_write (see synth.cpp).
+// everywhere; JPEG frames too, for one version of libjpeg-turbo (see synth.cpp).
 #pragma once
 #include <cstdint>
 #include <functional>

@@ -1,180 +1,166 @@
-// PNG/JPEG decoding and PNG encoding through stb_image / stb_image_write (this file holds
-// their implementation; they are compiled static, so no symbol clashes with another copy
-// of stb in the same program, and with only the PNG and JPEG decoders).
+// Images in and out: the file checks and format dispatch of read_image/read_image_size,
+// the EXIF orientation, the writers' input checks, and zlib. The codecs are beside it:
+// src/io/jpeg.cpp (libjpeg-turbo), src/io/png.cpp (libpng); their limits are in
+// src/io/image_codecs.h.
 //
 // read_image rules, each violation an Error "<path>: <what>":
-//  - the file opens and is at most 1 GiB (it is read whole into memory);
+//  - the file opens and is at most 1 GiB (it is streamed to the decoder);
 //  - it starts with the PNG signature or a JPEG start-of-image marker;
-//  - its dimensions, read from the header before anything is decoded, are at most
-//    2^28 pixels (stb_image also caps each side at 2^24);
-//  - stb_image decodes it completely (a truncated or corrupt file fails; its reason is
+//  - its dimensions, read from the header before anything is decoded, are within the
+//    limits (codec::check_image_size);
+//  - the decoder reads it completely (a truncated or corrupt file fails; its reason is
 //    quoted).
-// Writers check their input (shape, dtype, label range, the same pixel limit) before
-// encoding into memory, then write atomically.
+// Writers check their input (shape, the same limits) before encoding into memory, then
+// write atomically.
 #include "src/io/image.h"
 
-#include <cstdlib>
-#include <cstring>
-#include <memory>
+#include <zlib.h>
 
 #include "src/io/atomic_file.h"
+#include "src/io/image_codecs.h"
 #include "src/io/input_file.h"
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"             // static copies of the whole API
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"  // stb's own code
-#define STB_IMAGE_STATIC
-#define STB_IMAGE_IMPLEMENTATION
-#define STBI_ONLY_PNG
-#define STBI_ONLY_JPEG
-#define STBI_NO_STDIO
-#include <stb_image.h>
-#define STB_IMAGE_WRITE_STATIC
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#define STBI_WRITE_NO_STDIO
-#include <stb_image_write.h>
-#pragma GCC diagnostic pop
-
 namespace tv3s::io {
-namespace {
+namespace codec {
 
-constexpr int64_t kMaxPixels = int64_t(1) << 28;
-constexpr uint64_t kMaxImageFileBytes = uint64_t(1) << 30;
-
-std::string read_image_file(const std::string& path) {
-  InputFile file = open_input_file(path);
-  if (file.size > kMaxImageFileBytes)
-    fail(str(path, ": file is ", file.size, " bytes, more than the 1 GiB limit for an image"));
-  std::string bytes(size_t(file.size), '\0');
-  if (!file.stream.read(bytes.data(), std::streamsize(file.size))) fail(str(path, ": read failed"));
-  return bytes;
-}
-
-enum class Format { png, jpeg, unknown };
-
-Format sniff(const std::string& bytes) {
-  if (bytes.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0) return Format::png;
-  if (bytes.compare(0, 3, "\xff\xd8\xff") == 0) return Format::jpeg;
-  return Format::unknown;
-}
-
-// stb_image's reason, when it is about this file: stb tries the PNG decoder first, so a
-// JPEG whose decoder fails without giving a reason would report the PNG's "bad png sig".
-std::string stb_reason(Format format) {
-  const char* reason = stbi_failure_reason();
-  if (!reason || !*reason || (format == Format::jpeg && std::strcmp(reason, "bad png sig") == 0))
-    return "";
-  return str(" (stb_image: ", reason, ")");
-}
-
-void check_pixels(const std::string& path, int64_t width, int64_t height) {
+void check_image_size(const std::string& path, int64_t width, int64_t height) {
   if (width <= 0 || height <= 0)
     fail(str(path, ": image is ", width, "x", height, " pixels: empty"));
+  if (width > kMaxSide || height > kMaxSide) {
+    fail(str(path, ": image is ", width, "x", height, " pixels, a side longer than the limit of ",
+             kMaxSide));
+  }
   if (width * height > kMaxPixels) {
     fail(str(path, ": image is ", width, "x", height, " pixels, more than the limit of ",
              kMaxPixels));
   }
 }
 
-void write_png_pixels(const std::string& path, int width, int height, int channels,
-                      const uint8_t* pixels) {
-  std::string png;
-  const auto append = [](void* context, void* data, int size) {
-    static_cast<std::string*>(context)->append(static_cast<const char*>(data), size_t(size));
+// TIFF layout: byte order "II"/"MM", 42, the offset of IFD0; IFD0 is a count and 12-byte
+// entries (tag, type, count, value). Orientation is tag 0x0112, a SHORT in the value field.
+int exif_orientation(const uint8_t* tiff, size_t size) {
+  if (size < 8) return 1;
+  const bool little = tiff[0] == 'I' && tiff[1] == 'I';
+  if (!little && !(tiff[0] == 'M' && tiff[1] == 'M')) return 1;
+  const auto u16 = [&](size_t at) {
+    return little ? uint32_t(tiff[at] | tiff[at + 1] << 8) : uint32_t(tiff[at] << 8 | tiff[at + 1]);
   };
-  if (!stbi_write_png_to_func(append, &png, width, height, channels, pixels, width * channels))
-    fail(str(path, ": PNG encoding failed"));
-  write_file_atomic(path, png);
+  const auto u32 = [&](size_t at) {
+    return little ? u16(at) | u16(at + 2) << 16 : u16(at) << 16 | u16(at + 2);
+  };
+  if (u16(2) != 42) return 1;
+  const size_t ifd = u32(4);
+  if (ifd > size - 2) return 1;
+  const size_t entries = u16(ifd);
+  for (size_t i = 0; i < entries && ifd + 2 + 12 * (i + 1) <= size; ++i) {
+    const size_t entry = ifd + 2 + 12 * i;
+    if (u16(entry) != 0x0112) continue;
+    const uint32_t value = u16(entry + 8);
+    return u16(entry + 2) == 3 && value >= 1 && value <= 8 ? int(value) : 1;
+  }
+  return 1;
+}
+
+}  // namespace codec
+
+namespace {
+
+enum class Format { png, jpeg };
+
+InputFile open_image(const std::string& path, Format& format) {
+  InputFile file = open_input_file(path);
+  if (file.size > codec::kMaxFileBytes)
+    fail(str(path, ": file is ", file.size, " bytes, more than the 1 GiB limit for an image"));
+  char magic[8] = {};
+  file.stream.read(magic, 8);
+  const std::string head(magic, size_t(file.stream.gcount()));
+  if (head.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0) format = Format::png;
+  else if (head.compare(0, 3, "\xff\xd8\xff") == 0) format = Format::jpeg;
+  else fail(str(path, ": not a PNG or JPEG file"));
+  file.stream.clear();
+  file.stream.seekg(0);
+  return file;
+}
+
+codec::Decoded decode(const std::string& path, bool header_only) {
+  Format format;
+  InputFile file = open_image(path, format);
+  return format == Format::png ? codec::decode_png(path, file.stream, header_only)
+                               : codec::decode_jpeg(path, file.stream, header_only);
+}
+
+// EXIF orientations 5..8 turn the image a quarter (width and height swap).
+bool transposes(int orientation) { return orientation >= 5; }
+
+// The EXIF orientation applied as OpenCV's imread and imdecode apply it by default
+// (ApplyExifOrientation in loadsave.cpp: 2 mirrors, 3 turns half way, 4 flips, 5..8
+// transpose and then mirror (6), turn (7) or flip (8)). The official pipeline decodes
+// frames with mmcv.imfrombytes(..., flag='color'), i.e. cv2.imdecode(IMREAD_COLOR),
+// which does this (checked with cv2 5.1 on JPEG APP1 and PNG eXIf orientations).
+// Video frames carry no EXIF, so for VSPW this changes nothing.
+Image orient(Image in, int orientation) {
+  if (orientation == 1) return in;
+  const bool swap = transposes(orientation);
+  const bool mirror = orientation == 2 || orientation == 3 || orientation == 6 || orientation == 7;
+  const bool flip = orientation == 3 || orientation == 4 || orientation == 7 || orientation == 8;
+  Image out;
+  out.width = swap ? in.height : in.width;
+  out.height = swap ? in.width : in.height;
+  out.rgb.resize(in.rgb.size());
+  for (int y = 0; y < out.height; ++y) {
+    for (int x = 0; x < out.width; ++x) {
+      const int sx = mirror ? out.width - 1 - x : x, sy = flip ? out.height - 1 - y : y;
+      const size_t from = swap ? size_t(sx) * size_t(in.width) + size_t(sy)
+                               : size_t(sy) * size_t(in.width) + size_t(sx);
+      const size_t to = size_t(y) * size_t(out.width) + size_t(x);
+      for (int c = 0; c < 3; ++c) out.rgb[3 * to + size_t(c)] = in.rgb[3 * from + size_t(c)];
+    }
+  }
+  return out;
+}
+
+void check_rgb(const std::string& path, const char* writer, const Image& image) {
+  codec::check_image_size(path, image.width, image.height);
+  const size_t expected = size_t(image.width) * size_t(image.height) * 3;
+  if (image.rgb.size() != expected) {
+    fail(str(path, ": ", writer, ": ", image.width, "x", image.height, " RGB needs ", expected,
+             " bytes, the image holds ", image.rgb.size()));
+  }
 }
 
 }  // namespace
 
 Image read_image(const std::string& path) {
-  const std::string bytes = read_image_file(path);
-  const Format format = sniff(bytes);
-  if (format == Format::unknown) fail(str(path, ": not a PNG or JPEG file"));
-  const char* kind = format == Format::png ? "PNG" : "JPEG";
-  const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
-  const int size = int(bytes.size());  // ≤ 1 GiB, checked above
-
-  int width = 0, height = 0, channels = 0;
-  // stb's reason is useless here: after this decoder fails it tries the others.
-  if (!stbi_info_from_memory(data, size, &width, &height, &channels))
-    fail(str(path, ": corrupt or truncated ", kind, " header"));
-  check_pixels(path, width, height);
-  stbi__err("", "");  // forget a reason left by an earlier call: some failures set none
-  const std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
-      stbi_load_from_memory(data, size, &width, &height, &channels, 3), stbi_image_free);
-  if (!pixels) fail(str(path, ": corrupt or truncated ", kind, stb_reason(format)));
-
-  Image image;
-  image.width = width;
-  image.height = height;
-  image.rgb.assign(pixels.get(), pixels.get() + size_t(width) * size_t(height) * 3);
-  return image;
+  codec::Decoded decoded = decode(path, false);
+  return orient(std::move(decoded.image), decoded.orientation);
 }
 
 ImageSize2D read_image_size(const std::string& path) {
-  InputFile file = open_input_file(path);
-  if (file.size > kMaxImageFileBytes)
-    fail(str(path, ": file is ", file.size, " bytes, more than the 1 GiB limit for an image"));
-  // stb reads the header through callbacks: only the bytes up to the size fields.
-  stbi_io_callbacks io;
-  io.read = [](void* user, char* data, int size) -> int {
-    auto& in = *static_cast<std::ifstream*>(user);
-    in.read(data, size);
-    return int(in.gcount());
-  };
-  io.skip = [](void* user, int n) { static_cast<std::ifstream*>(user)->seekg(n, std::ios::cur); };
-  io.eof = [](void* user) -> int { return static_cast<std::ifstream*>(user)->peek() == EOF; };
-  char magic[8] = {};
-  file.stream.read(magic, 8);
-  const Format format = sniff(std::string(magic, size_t(file.stream.gcount())));
-  if (format == Format::unknown) fail(str(path, ": not a PNG or JPEG file"));
-  file.stream.clear();
-  file.stream.seekg(0);
-  int width = 0, height = 0, channels = 0;
-  if (!stbi_info_from_callbacks(&io, &file.stream, &width, &height, &channels))
-    fail(str(path, ": corrupt or truncated ", format == Format::png ? "PNG" : "JPEG", " header"));
-  check_pixels(path, width, height);
-  return {width, height};
+  const codec::Decoded decoded = decode(path, true);
+  if (transposes(decoded.orientation)) return {decoded.image.height, decoded.image.width};
+  return {decoded.image.width, decoded.image.height};
 }
 
 void write_png(const std::string& path, const Image& image) {
-  check_pixels(path, image.width, image.height);
-  const size_t expected = size_t(image.width) * size_t(image.height) * 3;
-  if (image.rgb.size() != expected) {
-    fail(str(path, ": write_png: ", image.width, "x", image.height, " RGB needs ", expected,
-             " bytes, the image holds ", image.rgb.size()));
-  }
-  write_png_pixels(path, image.width, image.height, 3, image.rgb.data());
+  check_rgb(path, "write_png", image);
+  write_file_atomic(path, codec::encode_png(path, image));
 }
 
 void write_jpeg(const std::string& path, const Image& image, int quality) {
-  check_pixels(path, image.width, image.height);
+  check_rgb(path, "write_jpeg", image);
   TV3S_CHECK(quality >= 1 && quality <= 100, path, ": JPEG quality ", quality, " is not in 1..100");
-  const size_t expected = size_t(image.width) * size_t(image.height) * 3;
-  if (image.rgb.size() != expected) {
-    fail(str(path, ": write_jpeg: ", image.width, "x", image.height, " RGB needs ", expected,
-             " bytes, the image holds ", image.rgb.size()));
-  }
-  std::string jpeg;
-  const auto append = [](void* context, void* data, int size) {
-    static_cast<std::string*>(context)->append(static_cast<const char*>(data), size_t(size));
-  };
-  if (!stbi_write_jpg_to_func(append, &jpeg, image.width, image.height, 3, image.rgb.data(),
-                              quality))
-    fail(str(path, ": JPEG encoding failed"));
-  write_file_atomic(path, jpeg);
+  write_file_atomic(path, codec::encode_jpeg(path, image, quality));
 }
 
 std::string zlib_compress(const uint8_t* data, size_t size) {
   TV3S_CHECK(size < (size_t(1) << 31), "zlib_compress: ", size, " bytes is more than 2 GiB");
-  int out_size = 0;
-  const std::unique_ptr<unsigned char, void (*)(void*)> out(
-      stbi_zlib_compress(const_cast<uint8_t*>(data), int(size), &out_size, 8), std::free);
-  TV3S_CHECK(out != nullptr, "zlib_compress: out of memory");
-  return std::string(reinterpret_cast<const char*>(out.get()), size_t(out_size));
+  uLongf out_size = compressBound(uLong(size));
+  std::string out(out_size, '\0');
+  const int status = compress2(reinterpret_cast<Bytef*>(out.data()), &out_size, data, uLong(size),
+                               Z_DEFAULT_COMPRESSION);
+  TV3S_CHECK(status == Z_OK, "zlib_compress: zlib error ", status);
+  out.resize(out_size);
+  return out;
 }
 
 bool zlib_decompress(const uint8_t* data, size_t size, size_t expected_size,
@@ -182,9 +168,16 @@ bool zlib_decompress(const uint8_t* data, size_t size, size_t expected_size,
   if (size >= (size_t(1) << 31) || expected_size >= (size_t(1) << 31) - 1) return false;
   // One byte of room beyond the expected size: a stream that fills it is too long.
   out.assign(expected_size + 1, 0);
-  const int got = stbi_zlib_decode_buffer(reinterpret_cast<char*>(out.data()), int(out.size()),
-                                          reinterpret_cast<const char*>(data), int(size));
-  if (got < 0 || size_t(got) != expected_size) return false;
+  z_stream stream{};
+  if (inflateInit(&stream) != Z_OK) return false;
+  stream.next_in = const_cast<Bytef*>(data);
+  stream.avail_in = uInt(size);
+  stream.next_out = out.data();
+  stream.avail_out = uInt(out.size());
+  const int status = inflate(&stream, Z_FINISH);
+  const uLong produced = stream.total_out;
+  inflateEnd(&stream);
+  if (status != Z_STREAM_END || produced != expected_size) return false;
   out.resize(expected_size);
   return true;
 }

@@ -1,5 +1,17 @@
-// Images in and out: PNG/JPEG decoding through stb_image, PNG encoding through
-// stb_image_write, NumPy .npy for logits. Writers are atomic (src/io/atomic_file.h).
+// Images in and out: PNG/JPEG through libpng and libjpeg-turbo (src/io/png.cpp,
+// src/io/jpeg.cpp), NumPy .npy for logits. Writers are atomic (src/io/atomic_file.h).
+//
+// Decoding is OpenCV's: read_image gives the pixels of cv2.imread(path, IMREAD_COLOR)
+// (then BGR -> RGB), which the official TV3S pipeline decodes frames with, bit for bit
+// (same libraries, same settings: ISLOW IDCT, fancy upsampling, 16-bit PNG samples cut
+// to their high byte, alpha dropped, EXIF orientation applied as cv2 applies it).
+//
+// Limits (src/io/image_codecs.h, all checked before pixels are allocated): a file of at
+// most 1 GiB, each side at most 16384, at most 2^26 pixels, a JPEG of at most 64 scans
+// decoding in at most 384 MiB of libjpeg memory. A corrupt or truncated file fails at
+// the first sign of it (for JPEG: libjpeg's first corrupt-data warning, where libjpeg
+// would fill the rest with grey), so a small bad file costs no more than decoding a real
+// image of its declared size, usually far less.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -17,12 +29,14 @@ struct Image {
 
 // Decodes a PNG or JPEG (any channel count and bit depth, converted to 8-bit RGB; alpha
 // is dropped). Throws "<path>: <why>" for a missing, unreadable, truncated, corrupt or
-// non-image file, or one of more than 2^28 pixels.
+// non-image file, or one beyond the limits above; a codec's reason is quoted, e.g.
+// "<path>: corrupt or truncated JPEG (libjpeg: Premature end of input file)".
 Image read_image(const std::string& path);
 
 // The size of a PNG or JPEG from its header alone (nothing decoded), with the same checks
-// and messages as read_image for what the header shows. For checking a folder of frames
-// before the first output is written.
+// and messages as read_image for what the header shows (and the size after the EXIF
+// orientation, as read_image returns it). For checking a folder of frames before the
+// first output is written.
 struct ImageSize2D {
   int width = 0, height = 0;
 };
@@ -48,11 +62,13 @@ struct LabelMap {
 };
 LabelMap read_label_png(const std::string& path);
 
-// An RGB image as PNG; as JPEG with quality 1..100 (stb_image_write's baseline encoder).
+// An RGB image as PNG (libpng, 8-bit RGB, its default compression); as JPEG with quality
+// 1..100 (libjpeg's baseline encoder with its defaults: 4:2:0, ISLOW DCT, standard
+// Huffman tables; the bytes depend on the pixels, the quality and libjpeg-turbo alone).
 void write_png(const std::string& path, const Image& image);
 void write_jpeg(const std::string& path, const Image& image, int quality = 95);
 
-// zlib streams (RFC 1950) through stb: compress at stb's default level; decompress into
+// zlib streams (RFC 1950) through zlib: compress at its default level; decompress into
 // exactly `expected_size` bytes (anything else — corrupt data, a shorter or longer
 // result — returns false, so a file cannot make the reader allocate what it claims).
 std::string zlib_compress(const uint8_t* data, size_t size);

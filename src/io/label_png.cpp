@@ -1,8 +1,8 @@
 // Label maps as PNG files, written and read by their pixel values, not their colours.
 //
-// stb_image expands a palette to RGB and stb_image_write has no indexed mode, so this file
-// does the PNG container itself (signature, chunks, CRC-32, scanline filters) and leaves
-// only deflate to stb (zlib_compress / zlib_decompress in image.cpp).
+// Labels are the palette indices, which an RGB decoder (read_image) does not give, so this
+// file does the PNG container itself (signature, chunks, CRC-32, scanline filters) and
+// leaves only deflate to zlib (zlib_compress / zlib_decompress in image.cpp).
 //
 // Writing: IHDR (8-bit, colour type 0 grey or 3 indexed), PLTE when there is a palette,
 // one IDAT with every scanline filtered "None" (label maps are flat regions: deflate's
@@ -141,8 +141,8 @@ Header parse_ihdr(const std::string& path, const uint8_t* data, uint32_t length)
   return header;
 }
 
-// Adler-32 (RFC 1950), the checksum that ends a zlib stream. stb_image does not verify
-// it, so a damaged stream that still inflates to the right size is caught here.
+// Adler-32 (RFC 1950), the checksum that ends a zlib stream. zlib verifies it as well
+// (stb_image, the earlier inflater, did not); checked here too, where the reason is known.
 uint32_t adler32(const uint8_t* data, size_t size) {
   uint32_t a = 1, b = 0;
   for (size_t i = 0; i < size; ++i) {

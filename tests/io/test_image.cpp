@@ -2,8 +2,10 @@
 // clear message, and the PNG writers round-trip through the reader. Fixtures:
 // tools/gen_io_fixtures.py (the pixel formulas are repeated here).
 #include <cstdlib>
+#include <functional>
 
 #include "src/io/image.h"
+#include "src/io/zip_reader.h"  // crc32
 #include "tests/io/io_test_util.h"
 #include "tests/test_util.h"
 
@@ -50,6 +52,9 @@ TEST_CASE("image: decodes PNGs (RGB, palette, grey) to RGB") {
   CHECK(pixel(grey, 0, 1) == std::array<int, 3>{170, 170, 170});
 }
 
+// The file's exact decode is checked against cv2 in test_image_decode.cpp; this one only
+// checks that a JPEG from another encoder (libjpeg's cjpeg path) lands near its colours,
+// which any correct decoder does (JPEG is lossy: the tolerance is the encoder's error).
 TEST_CASE("image: decodes a libjpeg JPEG within a small tolerance") {
   const io::Image jpg = io::read_image(kData + "blocks_16x16.jpg");
   REQUIRE((jpg.width == 16 && jpg.height == 16));
@@ -87,7 +92,9 @@ TEST_CASE("image: missing, folder, non-image, truncated and oversized files") {
                     cut_png + ": corrupt or truncated PNG"));
   write_bytes(cut_png, png.substr(0, 20));  // inside the IHDR chunk
   CHECK(error_message([&] { io::read_image(cut_png); }) ==
-        cut_png + ": corrupt or truncated PNG header");
+        cut_png + ": corrupt or truncated PNG (libpng: unexpected end of file)");
+  CHECK(error_message([&] { io::read_image_size(cut_png); }) ==
+        cut_png + ": corrupt or truncated PNG (libpng: unexpected end of file)");
 
   const std::string jpg = read_bytes(kData + "blocks_16x16.jpg");
   const std::string cut_jpg = dir.file("cut.jpg");
@@ -98,17 +105,37 @@ TEST_CASE("image: missing, folder, non-image, truncated and oversized files") {
                       cut_jpg + ": corrupt or truncated JPEG"));
   }
 
-  // A PNG header claiming 17000 × 16000 pixels is refused before anything is decoded.
-  std::string big = png.substr(0, 33);
-  const uint32_t w = 17000, h = 16000;
-  for (int i = 0; i < 4; ++i) {
-    big[16 + i] = char(uint8_t(w >> (24 - 8 * i)));
-    big[20 + i] = char(uint8_t(h >> (24 - 8 * i)));
+  // PNG headers claiming too many pixels are refused before anything is decoded (no
+  // IDAT follows: a decoder that went on would fail differently).
+  const auto png_header = [&](uint32_t w, uint32_t h) {
+    std::string big = png.substr(0, 33);
+    for (int i = 0; i < 4; ++i) {
+      big[16 + i] = char(uint8_t(w >> (24 - 8 * i)));
+      big[20 + i] = char(uint8_t(h >> (24 - 8 * i)));
+    }
+    const uint32_t crc = io::crc32(big.data() + 12, 17);  // IHDR's type and data
+    for (int i = 0; i < 4; ++i) big[29 + i] = char(uint8_t(crc >> (24 - 8 * i)));
+    // An empty IDAT chunk (length 0, type, CRC): where the pixels would start.
+    big += std::string("\0\0\0\0IDAT", 8);
+    const uint32_t idat_crc = io::crc32("IDAT", 4);
+    for (int i = 0; i < 4; ++i) big += char(uint8_t(idat_crc >> (24 - 8 * i)));
+    const std::string path = dir.file("big.png");
+    write_bytes(path, big);
+    return path;
+  };
+  const std::string big_path = png_header(17000, 16000);
+  for (const auto& read : {std::function<void()>([&] { io::read_image(big_path); }),
+                           std::function<void()>([&] { io::read_image_size(big_path); })}) {
+    CHECK(error_message(read) ==
+          big_path + ": image is 17000x16000 pixels, a side longer than the limit of 16384");
   }
-  const std::string big_path = dir.file("big.png");
-  write_bytes(big_path, big);
+  png_header(16000, 16000);
   CHECK(error_message([&] { io::read_image(big_path); }) ==
-        big_path + ": image is 17000x16000 pixels, more than the limit of 268435456");
+        big_path + ": image is 16000x16000 pixels, more than the limit of 67108864");
+  png_header(16384, 4096);  // at the limits: refused only for its missing pixels
+  CHECK(io::read_image_size(big_path).width == 16384);
+  CHECK(starts_with(error_message([&] { io::read_image(big_path); }),
+                    big_path + ": corrupt or truncated PNG (libpng: "));
 }
 
 TEST_CASE("image: write_png round-trips through read_image") {
