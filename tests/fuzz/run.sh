@@ -4,8 +4,8 @@
 #   tests/fuzz/run.sh [--build DIR] [--seconds S] [--jobs J] [TARGET ...]
 #
 # For each target (default: all), in order:
-#  1. every committed regression input (tests/fuzz/regressions/<target>/) runs once; a
-#     crash there fails the target at once;
+#  1. every committed regression input (tests/fuzz/regressions/<target>/, see
+#     regression_dirs) runs once; a crash there fails the target at once;
 #  2. the seeds are gathered into DIR/corpus/<target>/ (kept between runs, so a later run
 #     starts from the coverage an earlier one reached): files of tests/data and configs/
 #     matching the target's patterns below, and what fuzz_make_seeds writes;
@@ -47,6 +47,15 @@ seed_patterns() {
   esac
 }
 
+# Inputs that once crashed or hung something, run once before fuzzing: a target's own
+# regressions/ folder, and for frames the hostile JPEGs the issue-18 fuzzing of stb found
+# (also checked by tests/io/test_image_decode.cpp).
+regression_dirs() {
+  echo "tests/fuzz/regressions/$1"
+  [ "$1" = frame ] && echo "tests/data/io/hostile"
+  return 0
+}
+
 # JSON inputs get a dictionary of JSON tokens and the keys the parsers know.
 dictionary() {
   case "$1" in
@@ -69,8 +78,13 @@ prepare() {
 fuzz_one() {
   local target=$1 bin="$BUILD/fuzz_$1" log="$BUILD/logs/$1.log"
   mkdir -p "$BUILD/logs"
-  if [ -d "tests/fuzz/regressions/$target" ] && [ -n "$(ls -A "tests/fuzz/regressions/$target")" ]; then
-    if ! "$bin" -runs=1 tests/fuzz/regressions/$target/* > "$log.regressions" 2>&1; then
+  local regressions=()
+  for dir in $(regression_dirs "$target"); do
+    [ -d "$dir" ] && regressions+=("$dir"/*)
+  done
+  if [ ${#regressions[@]} -gt 0 ]; then
+    if ! "$bin" -runs=1 -timeout=20 -rss_limit_mb=2560 -malloc_limit_mb=2048 "${regressions[@]}" \
+        > "$log.regressions" 2>&1; then
       echo "fuzz $target: FAILED on a committed regression input (see $log.regressions)"
       return 1
     fi
