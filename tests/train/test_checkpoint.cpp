@@ -158,7 +158,8 @@ TEST_CASE("train checkpoint: damaged, truncated and foreign files are refused wi
     const size_t at = good.find("\"shape\"");
     REQUIRE(at != std::string::npos);
     flip_byte(path, at);  // '"' → '&'
-    CHECK(message() == path + ": damaged checkpoint (its header is not valid JSON)");
+    CHECK(message().rfind(path + ": damaged checkpoint (its header: not valid JSON ([json.exception.parse_error", 0) ==
+          0);
   }
   SUBCASE("a flipped byte in a shape") {
     const size_t at = good.find("\"shape\":[4,3]");
