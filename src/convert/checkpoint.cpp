@@ -6,11 +6,11 @@
 #include <array>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "src/io/json_text.h"
 #include "src/io/safetensors.h"
 #include "src/io/torch_checkpoint.h"
 #include "src/models/parameters.h"
@@ -122,14 +122,18 @@ void classes_from_hf_config(ModelConfig& config, const std::string& in, const No
   if (!std::filesystem::is_regular_file(path)) return;
   std::vector<std::string> names(size_t(config.num_classes));
   try {
-    std::ifstream file(path);
-    const nlohmann::json labels = nlohmann::json::parse(file).at("id2label");
+    const nlohmann::json root = io::parse_json(io::read_json_file(path), path);
+    io::json_object(root, path);
+    TV3S_CHECK(root.contains("id2label"), path, ": no id2label");
+    const nlohmann::json& labels = root["id2label"];
+    io::json_object(labels, path + ": id2label");
     size_t found = 0;
     for (const auto& [id, label] : labels.items()) {
-      size_t used = 0;
-      const unsigned long k = std::stoul(id, &used);
-      if (used == id.size() && k < names.size() && names[k].empty()) {
-        names[k] = label.get<std::string>();
+      // Decimal class ids below the class count; others leave a class unnamed.
+      const bool digits = !id.empty() && id.size() <= 6 && id.find_first_not_of("0123456789") == std::string::npos;
+      const size_t k = digits ? size_t(std::stoul(id)) : names.size();
+      if (k < names.size() && names[k].empty()) {
+        names[k] = io::json_string(label, str(path, ": id2label \"", id, "\""));
         ++found;
       }
     }
@@ -138,8 +142,8 @@ void classes_from_hf_config(ModelConfig& config, const std::string& in, const No
                " classes"));
       return;
     }
-  } catch (const std::exception& e) {  // json or stoul: optional, so say why it is not used
-    note(str("ignoring ", path, ": ", e.what()));
+  } catch (const Error& e) {  // optional, so say why it is not used
+    note(str("ignoring ", e.what()));  // the message names the file
     return;
   }
   config.class_names = names;

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/io/atomic_file.h"
-#include "src/io/input_file.h"
+#include "src/io/json_text.h"
 #include "tv3s/error.h"
 
 namespace tv3s::data {
@@ -241,32 +241,25 @@ ClassTable class_table_by_name(const std::string& name, int64_t classes) {
 }
 
 ClassTable read_class_file(const std::string& path) {
-  io::InputFile file = io::open_input_file(path);
-  TV3S_CHECK(file.size <= (uint64_t(1) << 24), path, ": ", file.size, " bytes is too large for a class list");
-  std::string text(size_t(file.size), '\0');
-  TV3S_CHECK(bool(file.stream.read(text.data(), std::streamsize(text.size()))), path, ": read failed");
+  const nlohmann::json j = io::parse_json(io::read_json_file(path), path);
+  io::json_object(j, path + ": a class list");
   ClassTable table;
-  try {
-    const nlohmann::json j = nlohmann::json::parse(text);
-    table.dataset = j.value("dataset", std::filesystem::path(path).stem().string());
-    const nlohmann::json& classes = j.at("classes");
-    TV3S_CHECK(classes.is_array() && !classes.empty() && classes.size() <= 256, path,
-               ": \"classes\" must be a list of 1 to 256 entries");
-    for (size_t i = 0; i < classes.size(); ++i) {
-      const nlohmann::json& c = classes[i];
-      const nlohmann::json& rgb = c.at("color");
-      TV3S_CHECK(rgb.is_array() && rgb.size() == 3, path, ": class ", i, ": \"color\" must be [r, g, b]");
-      std::array<uint8_t, 3> colour{};
-      for (size_t k = 0; k < 3; ++k) {
-        TV3S_CHECK(rgb[k].is_number_integer() && rgb[k].get<int64_t>() >= 0 && rgb[k].get<int64_t>() <= 255,
-                   path, ": class ", i, ": colour values must be integers 0..255");
-        colour[k] = uint8_t(rgb[k].get<int64_t>());
-      }
-      table.names.push_back(c.at("name").get<std::string>());
-      table.palette.push_back(colour);
-    }
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(str(path, ": not a valid class list (", e.what(), ")"));
+  table.dataset = j.contains("dataset") ? io::json_string(j["dataset"], path + ": \"dataset\"")
+                                        : std::filesystem::path(path).stem().string();
+  TV3S_CHECK(j.contains("classes"), path, ": a class list needs \"classes\"");
+  const nlohmann::json& classes = j["classes"];
+  io::json_list(classes, path + ": \"classes\"", 1, 256);
+  for (size_t i = 0; i < classes.size(); ++i) {
+    const std::string where = str(path, ": class ", i);
+    const nlohmann::json& c = classes[i];
+    io::json_object(c, where);
+    TV3S_CHECK(c.contains("name") && c.contains("color"), where, ": needs \"name\" and \"color\"");
+    const nlohmann::json& rgb = c["color"];
+    io::json_list(rgb, where + ": \"color\" [r, g, b]", 3, 3);
+    std::array<uint8_t, 3> colour{};
+    for (size_t k = 0; k < 3; ++k) colour[k] = uint8_t(io::json_int(rgb[k], str(where, ": colour value"), 0, 255));
+    table.names.push_back(io::json_string(c["name"], where + ": \"name\""));
+    table.palette.push_back(colour);
   }
   return table;
 }

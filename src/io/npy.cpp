@@ -18,6 +18,7 @@
 #include "src/io/atomic_file.h"
 #include "src/io/image.h"
 #include "src/io/input_file.h"
+#include "src/io/limits.h"
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "npy I/O assumes little-endian");
 
@@ -26,7 +27,6 @@ namespace {
 
 constexpr char kMagic[] = "\x93NUMPY";
 constexpr size_t kMagicSize = 6;
-constexpr size_t kMaxHeaderBytes = 10000;
 
 struct NpyDType {
   const char* descr;
@@ -213,9 +213,9 @@ Tensor read_npy(const std::string& path) {
     bad(path, str("file is ", file_size, " bytes, too short for a .npy header"));
   uint64_t header_size = 0;
   for (uint64_t i = start - 1; i >= 8; --i) header_size = header_size << 8 | prefix[i];
-  if (header_size > kMaxHeaderBytes)
+  if (header_size > kMaxNpyHeaderBytes)
     bad(path,
-        str("header length ", header_size, " exceeds the limit of ", kMaxHeaderBytes, " bytes"));
+        str("header length ", header_size, " exceeds the limit of ", kMaxNpyHeaderBytes, " bytes"));
   if (header_size > file_size - start)
     bad(path, str("header length ", header_size, " exceeds the file size (", file_size, " bytes)"));
   std::string text(size_t(header_size), '\0');

@@ -30,15 +30,15 @@
 #include <utility>
 #include <vector>
 
+#include "src/io/limits.h"
+
 namespace tv3s::io::pickle {
 
-// Caps on the machine; the number of values is capped by the Arena. A torch checkpoint
-// takes some 20 values per tensor, so the largest model with its optimizer state needs
-// about 1e5 values (a Value is ~150 bytes: the caps bound memory to ~150 MB) and a stack
-// of a few thousand (pickle writes dict items in batches of 1000).
+// Caps on the machine (why these values: limits.h); the number of values is capped by
+// the Arena.
 struct Limits {
-  size_t max_stack = 1'000'000;  // values on the stack, and open MARKs
-  size_t max_memo = 1'000'000;   // memo entries
+  size_t max_stack = kMaxPickleStack;  // values on the stack, and open MARKs
+  size_t max_memo = kMaxPickleMemo;    // memo entries
 };
 
 struct Value {
@@ -68,7 +68,7 @@ const char* kind_name(Value::Kind kind);
 // valid while it lives.
 class Arena {
  public:
-  explicit Arena(size_t max_values = 1'000'000) : max_values_(max_values) {}
+  explicit Arena(size_t max_values = kMaxPickleValues) : max_values_(max_values) {}
   Value* make(Value::Kind kind);  // throws beyond max_values
   size_t size() const { return values_.size(); }
   size_t max_values() const { return max_values_; }

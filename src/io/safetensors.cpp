@@ -4,8 +4,9 @@
 // "<path>: safetensors: <what> (tensor '<name>')":
 //  - the file holds at least the 8-byte header length n; n ≤ 100 MB (the reference
 //    implementation's limit) and n ≤ file size − 8;
-//  - the header is valid JSON (UTF-8), a top-level object, with no key repeated in any
-//    object (a JSON library would silently keep one of two same-named tensors);
+//  - the header is valid JSON (UTF-8), nested at most kMaxJsonDepth deep (limits.h), a
+//    top-level object, with no key repeated in any object (a JSON library would silently
+//    keep one of two same-named tensors);
 //  - "__metadata__", when present, is an object of string → string;
 //  - every other entry is an object with exactly "dtype" (a string naming a dtype tv3s
 //    reads), "shape" (at most 8 non-negative integers whose product, and its size in
@@ -28,6 +29,8 @@
 
 #include "src/io/atomic_file.h"
 #include "src/io/input_file.h"
+#include "src/io/json_text.h"
+#include "src/io/limits.h"
 
 // Tensor bytes are copied between file and memory as they are: the host must be
 // little-endian like the format.
@@ -37,8 +40,6 @@ namespace tv3s::io {
 namespace {
 
 using nlohmann::json;
-
-constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 
 struct FileDType {
   const char* name;
@@ -103,11 +104,7 @@ Header parse_header(const std::string& path, const std::string& text) {
     }
     return true;
   };
-  try {
-    header.root = json::parse(text, callback);
-  } catch (const json::exception& e) {
-    bad(path, str("header is not valid JSON: ", e.what()));
-  }
+  header.root = parse_json(text, str(path, ": safetensors: header"), callback);
   return header;
 }
 
@@ -234,9 +231,9 @@ SafetensorsFile read_safetensors(const std::string& path) {
   in.read(reinterpret_cast<char*>(length_bytes), 8);
   uint64_t header_size = 0;
   for (int i = 7; i >= 0; --i) header_size = header_size << 8 | length_bytes[i];
-  if (header_size > kMaxHeaderBytes)
+  if (header_size > kMaxSafetensorsHeaderBytes)
     bad(path,
-        str("header length ", header_size, " exceeds the limit of ", kMaxHeaderBytes, " bytes"));
+        str("header length ", header_size, " exceeds the limit of ", kMaxSafetensorsHeaderBytes, " bytes"));
   if (header_size > file_size - 8)
     bad(path, str("header length ", header_size, " exceeds the file size (", file_size, " bytes)"));
   std::string text(size_t(header_size), '\0');

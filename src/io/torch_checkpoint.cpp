@@ -6,10 +6,11 @@
 // top-level folder whose name varies (torch uses the file's stem or "archive"); a
 // `<prefix>/byteorder` entry, when present, must say "little"; every storage entry must
 // exist and hold exactly numel × element-size bytes; the result must be a dict; names
-// must be unique; dicts may nest at most kMaxDepth deep and the walks over the pickled
-// structure are bounded (memo references can make a small pickle describe a huge tree);
-// the tensors together may take at most 4× the file's size plus 1 MiB (overlapping views
-// of one storage could otherwise ask for unbounded memory). Each storage is read once
+// must be unique; dicts may nest at most kMaxPickleDepth deep and the walks over the
+// pickled structure are bounded (memo references can make a small pickle describe a huge
+// tree); the tensors together may take at most kMaxTorchTensorBytesPerFileByte × the
+// file's size + kTorchTensorBytesSlack (limits.h: overlapping views of one storage could
+// otherwise ask for unbounded memory). Each storage is read once
 // and freed after its last tensor; a contiguous tensor that is its storage's only user is
 // read straight into the tensor's memory.
 #include "src/io/torch_checkpoint.h"
@@ -19,6 +20,7 @@
 #include <unordered_set>
 
 #include "src/io/input_file.h"
+#include "src/io/limits.h"
 #include "src/io/pickle.h"
 #include "src/io/torch_pickle.h"
 #include "src/io/zip_reader.h"
@@ -30,8 +32,6 @@ using pickle::Value;
 using torch_pickle::StorageRef;
 using torch_pickle::TensorRef;
 using Kind = Value::Kind;
-
-constexpr int kMaxDepth = 64;
 
 // How many values the walks over the unpickled structure may visit in all.
 struct Budget {
@@ -81,7 +81,7 @@ std::string find_prefix(const ZipReader& zip) {
 
 void collect_tensors(const Value& dict, const std::string& prefix, int depth, Budget& budget,
                      std::vector<std::pair<std::string, const TensorRef*>>& out) {
-  TV3S_CHECK(depth <= kMaxDepth, "dicts nested more than ", kMaxDepth, " deep at '", prefix, "'");
+  TV3S_CHECK(depth <= kMaxPickleDepth, "dicts nested more than ", kMaxPickleDepth, " deep at '", prefix, "'");
   for (const auto& [key, value] : dict.entries) {
     budget.spend();
     std::string name;
@@ -97,7 +97,7 @@ void collect_tensors(const Value& dict, const std::string& prefix, int depth, Bu
 
 nlohmann::json to_json(const Value& v, int depth, Budget& budget) {
   budget.spend();
-  TV3S_CHECK(depth <= kMaxDepth, "meta nests more than ", kMaxDepth, " deep");
+  TV3S_CHECK(depth <= kMaxPickleDepth, "meta nests more than ", kMaxPickleDepth, " deep");
   switch (v.kind) {
     case Kind::boolean: return v.boolean;
     case Kind::integer: return v.integer;
@@ -176,23 +176,26 @@ TorchCheckpoint read_torch_checkpoint(const std::string& path) {
     throw Error(str(path, ": ", e.what()));
   }
 
+  // Views may overlap (tensors sharing a storage), so the tensors can legitimately be
+  // larger than the file, but a small file must not be able to make us allocate without
+  // bound. Counted in elements first: numel × element size itself can overflow.
+  const uint64_t limit = kMaxTorchTensorBytesPerFileByte * zip.file_size() + kTorchTensorBytesSlack;
   std::unordered_set<std::string> names;
   std::map<const StorageRef*, size_t> users, last_user;
   uint64_t total_bytes = 0;
   for (size_t i = 0; i < found.size(); ++i) {
     TV3S_CHECK(names.insert(found[i].first).second, path, ": two tensors are named '",
                found[i].first, "'");
-    const StorageRef* s = found[i].second->storage.get();
+    const TensorRef& t = *found[i].second;
+    const StorageRef* s = t.storage.get();
     users[s]++;
     last_user[s] = i;
-    total_bytes += found[i].second->output_bytes();
+    const uint64_t element = dtype_size(s->type->dtype);
+    TV3S_CHECK(uint64_t(t.numel) <= (limit - total_bytes) / element, path, ": the tensors would take more than ",
+               kMaxTorchTensorBytesPerFileByte, "× the file's size + ", kTorchTensorBytesSlack >> 20,
+               " MiB (", limit, " bytes; views overlapping one storage many times?)");
+    total_bytes += uint64_t(t.numel) * element;
   }
-  // Views may overlap (tensors sharing a storage), so the tensors can legitimately be
-  // larger than the file — tv3s's own fixtures are ~250× — but a small file must not be
-  // able to make us allocate without bound.
-  const uint64_t limit = 256 * zip.file_size() + (uint64_t(256) << 20);
-  TV3S_CHECK(total_bytes <= limit, path, ": the tensors would take ", total_bytes,
-             " bytes, more than 256× the file's size + 256 MiB (views overlapping one storage many times?)");
 
   std::map<const StorageRef*, std::vector<uint8_t>> loaded;
   for (size_t i = 0; i < found.size(); ++i) {

@@ -42,7 +42,7 @@ struct TorchCheckpoint {
 // tensor checkpoint: not a zip, no data.pkl, a forbidden global or opcode, a storage too
 // small for its tensor, a corrupt or truncated file, two tensors of one name, an int64 that
 // does not fit int32, tensors that would take more than 256× the file's size
-// + 256 MiB, ...
+// + 256 MiB (limits.h), ...
 TorchCheckpoint read_torch_checkpoint(const std::string& path);
 
 }  // namespace tv3s::io

@@ -1,8 +1,9 @@
 // Y4M streams (src/io/y4m.h): the header parser, the frame reader with YUV → RGB, and the
 // writer with RGB → YUV. Everything read from the stream is checked before it is used:
 // the header line is bounded (1 KiB), numbers are parsed digit by digit with a bound (no
-// strtol overflow), the frame size is computed in 64 bits from W·H ≤ 2^28, and a frame is
-// read with one fread whose short count says "truncated".
+// strtol overflow), the frame size is computed in 64 bits from W·H ≤ 2^28 (limits.h), a
+// regular file must hold the whole frame before its buffer is allocated, and a pipe's is
+// filled in chunks that grow it only as bytes arrive; a short count says "truncated".
 //
 // The colour maths, in 0..255 units (E' = 255·E for the standard's 0..1 signals):
 //   limited range  Y' = (Y − 16)·255/219     Pb, Pr = (U, V − 128)·255/224
@@ -23,6 +24,7 @@
 #include <climits>
 #include <cstring>
 
+#include "src/io/limits.h"
 #include "tv3s/error.h"
 
 namespace tv3s::io {
@@ -30,8 +32,8 @@ namespace {
 
 constexpr char kMagic[] = "YUV4MPEG2 ";
 constexpr size_t kMagicSize = sizeof(kMagic) - 1;
-constexpr size_t kMaxLine = 1024;  // header and FRAME lines
-constexpr int64_t kMaxPixels = int64_t(1) << 28;
+constexpr size_t kMaxLine = kMaxY4mLineBytes;  // header and FRAME lines
+constexpr int64_t kMaxPixels = kMaxY4mPixels;
 
 // ---- small parsers -------------------------------------------------------------------
 
@@ -341,6 +343,8 @@ Y4mReader::Y4mReader(const std::string& path, YuvMatrix matrix, YuvRange range)
                " bytes without a newline");
     TV3S_CHECK(end == LineEnd::newline, name_, ": Y4M header ends without a newline (truncated)");
     header_ = parse_header(line, name_);
+    struct stat info {};
+    regular_file_ = fstat(fileno(file_), &info) == 0 && S_ISREG(info.st_mode);
   } catch (...) {
     if (owns_file_) std::fclose(file_);
     throw;
@@ -382,8 +386,21 @@ bool Y4mReader::read(Image& frame) {
   }
 
   const size_t size = size_t(header_.frame_bytes);
-  planes_.resize(size);
-  const size_t read = std::fread(planes_.data(), 1, size, file_);
+  struct stat info {};
+  const long at = regular_file_ && fstat(fileno(file_), &info) == 0 ? std::ftell(file_) : -1;
+  if (at >= 0) {  // the size now: a file still being written may have grown
+    const int64_t left = std::max<int64_t>(int64_t(info.st_size) - at, 0);
+    TV3S_CHECK(left >= int64_t(size), name_, ": frame ", index, " is truncated (", left, " of ", size,
+               " bytes)");
+  }
+  size_t read = 0;
+  while (read < size) {
+    const size_t chunk = std::min(size - read, kY4mPipeChunkBytes);
+    if (planes_.size() < read + chunk) planes_.resize(read + chunk);
+    const size_t got = std::fread(planes_.data() + read, 1, chunk, file_);
+    read += got;
+    if (got < chunk) break;
+  }
   TV3S_CHECK(!std::ferror(file_), name_, ": read error: ", std::strerror(errno));
   TV3S_CHECK(read == size, name_, ": frame ", index, " is truncated (", read, " of ", size,
              " bytes)");

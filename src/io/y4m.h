@@ -85,7 +85,9 @@ class Y4mReader {
 
   // The next frame as RGB; false at the end of the stream (end of file exactly at a frame
   // boundary). A truncated frame or a bad FRAME marker is an Error naming the frame,
-  // counted from 0 ("<name>: frame 3 is truncated (...)" is the fourth frame).
+  // counted from 0 ("<name>: frame 3 is truncated (...)" is the fourth frame). The frame
+  // buffer never runs ahead of the data: a regular file must hold the whole frame before
+  // it is allocated, and from a pipe it grows with the bytes that arrive.
   bool read(Image& frame);
   int64_t frames_read() const { return frames_read_; }
 
@@ -93,6 +95,7 @@ class Y4mReader {
   std::string name_;
   std::FILE* file_ = nullptr;
   bool owns_file_ = false;
+  bool regular_file_ = false;  // has a size that a frame must fit before it is allocated
   Y4mHeader header_;
   YuvMatrix matrix_;
   YuvRange range_;

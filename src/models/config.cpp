@@ -1,7 +1,10 @@
 #include "src/models/config.h"
 
+#include <limits>
 #include <nlohmann/json.hpp>
 
+#include "src/io/json_text.h"
+#include "src/io/limits.h"
 #include "tv3s/error.h"
 
 namespace tv3s {
@@ -186,29 +189,44 @@ ModelConfig ModelConfig::from_metadata(const std::map<std::string, std::string>&
   TV3S_CHECK(found, what, ": unknown tv3s.model '", kind, "' (segformer, tv3s or backbone)");
   c.kind = *found;
   c.backbone = get("tv3s.backbone");
-  const std::string swin_text = c.is_swin() ? get("tv3s.swin") : "";
   try {
     if (c.is_swin()) {
       // The configuration itself travels in tv3s.swin; a name is checked against it.
-      const nlohmann::json j = nlohmann::json::parse(swin_text);
+      const std::string where = str(what, ": metadata tv3s.swin");
+      const nlohmann::json j = io::parse_json(get("tv3s.swin"), where);
+      io::json_object(j, where);
+      // Read as any int64 here; named_swin_config checks the ranges a Swin may have.
+      const auto integer = [&](const nlohmann::json& v, const std::string& key) {
+        return io::json_int(v, str(where, " '", key, "'"), std::numeric_limits<int64_t>::min(),
+                            std::numeric_limits<int64_t>::max());
+      };
+      const auto stages = [&](const char* key) {
+        TV3S_CHECK(j.contains(key), where, " has no '", key, "'");
+        const nlohmann::json& list = j[key];
+        io::json_list(list, str(where, " '", key, "'"), 4, 4);
+        std::array<int64_t, 4> v{};
+        for (size_t k = 0; k < 4; ++k) v[k] = integer(list[k], str(key, "[", k, "]"));
+        return v;
+      };
       SwinConfig swin;
-      swin.embed_dim = j.at("embed_dim").get<int64_t>();
-      swin.depths = j.at("depths").get<std::array<int64_t, 4>>();
-      swin.heads = j.at("heads").get<std::array<int64_t, 4>>();
-      swin.window = j.at("window").get<int64_t>();
-      swin.mlp_ratio = j.value("mlp_ratio", int64_t(4));
+      for (const char* key : {"embed_dim", "window"})
+        TV3S_CHECK(j.contains(key), where, " has no '", key, "'");
+      swin.embed_dim = integer(j["embed_dim"], "embed_dim");
+      swin.depths = stages("depths");
+      swin.heads = stages("heads");
+      swin.window = integer(j["window"], "window");
+      if (j.contains("mlp_ratio")) swin.mlp_ratio = integer(j["mlp_ratio"], "mlp_ratio");
       c.swin = named_swin_config(swin);
       TV3S_CHECK(c.swin.name == c.backbone, "tv3s.backbone '", c.backbone, "' does not match tv3s.swin ",
                  j.dump(), " (which is ", c.swin.name, ")");
     } else {
       mit_config(c.backbone);
     }
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(str(what, ": bad tv3s.swin metadata: ", e.what()));
-  } catch (const Error& e) {
+  } catch (const Error& e) {  // named_swin_config's and mit_config's errors name no file
+    if (std::string(e.what()).rfind(what + ": ", 0) == 0) throw;
     throw Error(str(what, ": ", e.what()));
   }
-  c.num_classes = parse_count(md, "tv3s.num_classes", what, c.kind == ModelKind::backbone ? 0 : 1, 65536);
+  c.num_classes = parse_count(md, "tv3s.num_classes", what, c.kind == ModelKind::backbone ? 0 : 1, int64_t(io::kMaxClasses));
   if (auto it = md.find("tv3s.head"); it != md.end()) {
     TV3S_CHECK(c.kind == ModelKind::tv3s && it->second == "city", what, ": tv3s.head '", it->second,
                "' (only \"city\", and only for model tv3s)");
@@ -221,13 +239,24 @@ ModelConfig ModelConfig::from_metadata(const std::map<std::string, std::string>&
     TV3S_CHECK(c.shift > 0 && c.shift < c.window, what, ": shift ", c.shift,
                " must lie in (0, window = ", c.window, ")");
   }
-  try {
-    if (auto it = md.find("tv3s.classes"); it != md.end())
-      c.class_names = nlohmann::json::parse(it->second).get<std::vector<std::string>>();
-    if (auto it = md.find("tv3s.palette"); it != md.end())
-      c.palette = nlohmann::json::parse(it->second).get<std::vector<std::array<uint8_t, 3>>>();
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(str(what, ": bad tv3s.classes or tv3s.palette metadata: ", e.what()));
+  if (auto it = md.find("tv3s.classes"); it != md.end()) {
+    const std::string where = str(what, ": metadata tv3s.classes");
+    const nlohmann::json names = io::parse_json(it->second, where);
+    io::json_list(names, where, 0, io::kMaxClasses);
+    for (size_t i = 0; i < names.size(); ++i) c.class_names.push_back(io::json_string(names[i], str(where, "[", i, "]")));
+  }
+  if (auto it = md.find("tv3s.palette"); it != md.end()) {
+    const std::string where = str(what, ": metadata tv3s.palette");
+    const nlohmann::json colours = io::parse_json(it->second, where);
+    io::json_list(colours, where, 0, io::kMaxClasses);
+    for (size_t i = 0; i < colours.size(); ++i) {
+      const std::string colour = str(where, "[", i, "]");
+      const nlohmann::json& rgb = colours[i];
+      io::json_list(rgb, colour, 3, 3);
+      std::array<uint8_t, 3> v{};
+      for (size_t k = 0; k < 3; ++k) v[k] = uint8_t(io::json_int(rgb[k], str(colour, "[", k, "]"), 0, 255));
+      c.palette.push_back(v);
+    }
   }
   if (auto it = md.find("tv3s.source"); it != md.end()) c.source = it->second;
   TV3S_CHECK(c.class_names.empty() || int64_t(c.class_names.size()) == c.num_classes, what, ": ",

@@ -16,11 +16,14 @@
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <vector>
 
 #include "src/io/input_file.h"
+#include "src/io/json_text.h"
+#include "src/io/limits.h"
 #include "src/io/safetensors.h"
 #include "src/io/zip_reader.h"
 #include "tv3s/autograd.h"
@@ -31,7 +34,6 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kFormatVersion = "1";
-constexpr uint64_t kMaxHeaderBytes = 100'000'000;  // the safetensors reader's limit
 
 // Metadata keys.
 constexpr const char* kFormatKey = "tv3s.checkpoint";
@@ -138,16 +140,16 @@ void check_header(const std::string& path) {
   input.stream.read(reinterpret_cast<char*>(length_bytes), 8);
   uint64_t header_size = 0;
   for (int i = 7; i >= 0; --i) header_size = header_size << 8 | length_bytes[i];
-  TV3S_CHECK(header_size <= kMaxHeaderBytes, path, ": not a tv3s training checkpoint (not a safetensors file)");
+  TV3S_CHECK(header_size <= io::kMaxSafetensorsHeaderBytes, path, ": not a tv3s training checkpoint (not a safetensors file)");
   TV3S_CHECK(header_size <= size - 8, path, ": truncated checkpoint (the file ends inside its header: ", size,
              " bytes, the header alone needs ", 8 + header_size, ")");
   std::string text(size_t(header_size), '\0');
   input.stream.read(text.data(), std::streamsize(header_size));
   json header;
   try {
-    header = json::parse(text);
-  } catch (const json::exception&) {
-    damaged(path, "its header is not valid JSON");
+    header = io::parse_json(text, "its header");
+  } catch (const Error& e) {
+    damaged(path, e.what());
   }
   const bool tagged = header.is_object() && header.contains("__metadata__") && header["__metadata__"].is_object() &&
                       header["__metadata__"].contains(kFormatKey);
@@ -209,17 +211,15 @@ void parse_rng(const std::string& text, const std::string& path, uint64_t rng[4]
 
 std::map<std::string, int64_t> parse_steps(const std::string& text, const std::string& path) {
   std::map<std::string, int64_t> steps;
-  json object;
   try {
-    object = json::parse(text);
-  } catch (const json::exception&) {
-    damaged(path, str("metadata ", kAdamStepsKey, " is not valid JSON"));
-  }
-  if (!object.is_object()) damaged(path, str("metadata ", kAdamStepsKey, " is not a JSON object"));
-  for (const auto& item : object.items()) {
-    if (!item.value().is_number_integer())
-      damaged(path, str("metadata ", kAdamStepsKey, ": the step count of '", item.key(), "' is not an integer"));
-    steps[item.key()] = item.value().get<int64_t>();
+    const std::string what = str("metadata ", kAdamStepsKey);
+    const json object = io::parse_json(text, what);
+    io::json_object(object, what);
+    for (const auto& item : object.items())
+      steps[item.key()] = io::json_int(item.value(), str(what, ": the step count of '", item.key(), "'"), 0,
+                                       std::numeric_limits<int64_t>::max());
+  } catch (const Error& e) {
+    damaged(path, e.what());
   }
   return steps;
 }

@@ -1,11 +1,12 @@
 #include "src/train/train_config.h"
 
 #include <cmath>
-#include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
+#include <type_traits>
 
+#include "src/io/json_text.h"
 #include "tv3s/error.h"
 
 namespace tv3s::train {
@@ -31,12 +32,7 @@ class Reader {
   template <class T>
   void get(const char* key, T& out) {
     used_.insert(key);
-    if (!object_.contains(key)) return;
-    try {
-      out = object_.at(key).get<T>();
-    } catch (const json::exception&) {
-      fail(str(what_, ": '", path(key), "' has the wrong type (", object_.at(key).dump(), ")"));
-    }
+    if (object_.contains(key)) read(object_.at(key), str(what_, ": '", path(key), "'"), out);
   }
   template <class F>
   void object(const char* key, F&& read) {
@@ -49,6 +45,25 @@ class Reader {
   const std::string& what() const { return what_; }
 
  private:
+  // One value of the type the config field has; integers are range-checked for it.
+  static void read(const json& v, const std::string& name, std::string& out) { out = io::json_string(v, name); }
+  static void read(const json& v, const std::string& name, bool& out) { out = io::json_bool(v, name); }
+  static void read(const json& v, const std::string& name, double& out) { out = io::json_number(v, name); }
+  template <class T, class = std::enable_if_t<std::is_integral_v<T>>>
+  static void read(const json& v, const std::string& name, T& out) {
+    if (std::is_same_v<T, uint64_t> && v.is_number_unsigned()) {  // a seed may use all 64 bits
+      out = T(v.get<uint64_t>());
+      return;
+    }
+    using Limits = std::numeric_limits<T>;
+    out = T(io::json_int(v, name, int64_t(Limits::min()), int64_t(std::min<uint64_t>(Limits::max(), INT64_MAX))));
+  }
+  template <class T, size_t N>
+  static void read(const json& v, const std::string& name, std::array<T, N>& out) {
+    io::json_list(v, name, N, N);
+    for (size_t i = 0; i < N; ++i) read(v[i], str(name, "[", i, "]"), out[i]);
+  }
+
   const json& object_;
   std::string where_, what_;
   std::set<std::string> used_;
@@ -68,12 +83,7 @@ PolySchedule TrainConfig::schedule() const {
 }
 
 void apply_config_json(TrainConfig& c, const std::string& text, const std::string& what) {
-  json root;
-  try {
-    root = json::parse(text);
-  } catch (const json::exception& e) {  // syntax, and numbers beyond double range (1e999)
-    fail(str(what, ": not valid JSON (", e.what(), ")"));
-  }
+  const json root = io::parse_json(text, what);  // syntax, 1e999, nesting: one-line errors
   {
     Reader r(root, "", what);
     r.object("model", [&](Reader& m) {
@@ -188,12 +198,8 @@ DType precision_dtype(const std::string& precision) {
 }
 
 TrainConfig read_train_config(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  TV3S_CHECK(in, path, ": cannot open the training config");
-  std::stringstream text;
-  text << in.rdbuf();
   TrainConfig config;
-  apply_config_json(config, text.str(), path);
+  apply_config_json(config, io::read_json_file(path), path);
   return config;
 }
 

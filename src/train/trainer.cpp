@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
@@ -17,6 +18,7 @@
 #include "src/data/train_clips.h"
 #include "src/eval/evaluate.h"
 #include "src/io/atomic_file.h"
+#include "src/io/json_text.h"
 #include "src/models/model_file.h"
 #include "src/models/parameters.h"
 #include "src/train/checkpoint.h"
@@ -74,23 +76,34 @@ void rewind_log(const std::string& path, int64_t last, History& history) {
   std::ifstream in(path);
   if (!in) return;
   std::string kept, line;
-  while (std::getline(in, line)) {
+  for (int64_t number = 1; std::getline(in, line); ++number) {
     json j;
     try {
-      j = json::parse(line);
-    } catch (const json::exception&) {
+      j = io::parse_json(line, path);
+    } catch (const Error&) {
       break;  // a torn last line from a killed run
     }
-    if (!j.contains("iter") || j["iter"].get<int64_t>() > last) continue;
+    // Lines are the trainer's own; one of another shape is a damaged log, named as such.
+    const std::string where = str(path, ": line ", number);
+    io::json_object(j, where);
+    if (!j.contains("iter")) continue;
+    const int64_t iteration = io::json_int(j["iter"], where + ": 'iter'", 0, std::numeric_limits<int64_t>::max());
+    if (iteration > last) continue;
     kept += line + "\n";
-    const double it = double(j["iter"].get<int64_t>());
+    // A number, or NaN where it is absent or null (mVC8 of a single-frame validation).
+    const auto number_or_nan = [&](const json& object, const char* key) {
+      if (!object.contains(key) || object[key].is_null()) return double(NAN);
+      return io::json_number(object[key], str(where, ": '", key, "'"));
+    };
     if (j.contains("val")) {
-      history.val_iter.push_back(it);
-      history.miou.push_back(j["val"].value("mIoU", NAN));
-      history.mvc8.push_back(j["val"]["mVC8"].is_number() ? j["val"]["mVC8"].get<double>() : NAN);
+      const json& val = j["val"];
+      io::json_object(val, where + ": 'val'");
+      history.val_iter.push_back(double(iteration));
+      history.miou.push_back(number_or_nan(val, "mIoU"));
+      history.mvc8.push_back(number_or_nan(val, "mVC8"));
     } else if (j.contains("loss")) {
-      history.iter.push_back(it);
-      history.loss.push_back(j["loss"].get<double>());
+      history.iter.push_back(double(iteration));
+      history.loss.push_back(io::json_number(j["loss"], where + ": 'loss'"));
     }
   }
   io::write_file_atomic(path, kept);

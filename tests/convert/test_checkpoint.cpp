@@ -343,3 +343,30 @@ TEST_CASE("convert: a Hugging Face SegFormer safetensors file with its config.js
   CHECK(file.find("backbone.norm2.weight").to_vector()[0] ==
         value.at("segformer.encoder.layer_norm.1.weight"));
 }
+
+TEST_CASE("convert: a bad config.json beside an HF checkpoint is ignored with a one-line note naming it") {
+  test::TempDir dir;
+  io::write_safetensors(dir.file("model.safetensors"), hf_state_dict("segformer-b0", true), {{"format", "pt"}});
+  const std::string config = dir.file("config.json");
+  const auto notes_for = [&](const std::string& text) {
+    std::ofstream(config, std::ios::trunc) << text;
+    std::vector<std::string> notes;
+    const convert::ConvertResult r = convert::convert_checkpoint(
+        dir.file("model.safetensors"), dir.file("out.safetensors"), {},
+        [&](const std::string& note) { notes.push_back(note); });
+    CHECK(r.config.class_names.empty());
+    std::string about_config;
+    for (const std::string& n : notes)
+      if (n.find("config.json") != std::string::npos) about_config += n;
+    return about_config;
+  };
+  const std::string overflow = notes_for(R"({"id2label": {"0": "sky"}, "x": 1e999})");
+  CHECK(overflow.rfind("ignoring " + config + ": not valid JSON (", 0) == 0);
+  CHECK(overflow.find("number overflow") != std::string::npos);
+  CHECK(notes_for(R"({"id2label": {"0": 5}})") == "ignoring " + config + ": id2label \"0\" must be a string, got 5");
+  CHECK(notes_for(R"({"id2label": ["sky"]})") == "ignoring " + config + ": id2label must be a JSON object, got [\"sky\"]");
+  CHECK(notes_for(R"({"id2label": {"99999999999999999999": "sky"}})") ==
+        "ignoring " + config + ": id2label has 1 labels for 150 classes");
+  CHECK(notes_for(R"({"a": )" + std::string(100, '[') + std::string(100, ']') + "}") ==
+        "ignoring " + config + ": JSON nested deeper than 64 levels");
+}

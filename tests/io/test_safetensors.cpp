@@ -187,12 +187,12 @@ TEST_CASE("safetensors: the file and its header length") {
 }
 
 TEST_CASE("safetensors: the header must be a JSON object without repeated keys") {
-  CHECK(header_error("{\"a\": ").rfind("header is not valid JSON: ", 0) == 0);
+  CHECK(header_error("{\"a\": ").rfind("header: not valid JSON (", 0) == 0);
   CHECK(header_error("") == "header is not a JSON object");
   CHECK(header_error("[{\"a\": 1}]") == "header is not a JSON object");
   CHECK(header_error("  \"text\"") == "header is not a JSON object");
-  CHECK(header_error("{} {}").rfind("header is not valid JSON: ", 0) == 0);
-  CHECK(header_error("{\"a\xff\": 1}").rfind("header is not valid JSON: ", 0) == 0);
+  CHECK(header_error("{} {}").rfind("header: not valid JSON (", 0) == 0);
+  CHECK(header_error("{\"a\xff\": 1}").rfind("header: not valid JSON (", 0) == 0);
   const std::string entry = R"({"dtype":"F32","shape":[1],"data_offsets":[0,4]})";
   CHECK(header_error("{\"t\":" + entry + ",\"t\":" + entry + "}", "abcd") ==
         "tensor name appears twice (tensor 't')");
@@ -200,6 +200,31 @@ TEST_CASE("safetensors: the header must be a JSON object without repeated keys")
                      "abcd") == "key 'dtype' appears twice (tensor 't')");
   CHECK(header_error(R"({"__metadata__":{"k":"1","k":"2"}})") ==
         "__metadata__ key 'k' appears twice");
+}
+
+TEST_CASE("safetensors: JSON numbers, types and nesting are the reader's one-line errors") {
+  const auto with_shape = [](const std::string& shape) {
+    return header_error(R"({"t":{"dtype":"F32","shape":)" + shape + R"(,"data_offsets":[0,4]}})", "abcd");
+  };
+  // Beyond double range: the JSON library's exception, as the project's error.
+  const std::string overflow = with_shape("[1e999]");
+  CHECK(overflow.rfind("header: not valid JSON (", 0) == 0);
+  CHECK(overflow.find("number overflow") != std::string::npos);
+  CHECK(overflow.find('\n') == std::string::npos);
+  // Beyond uint64 the library reads a double: not an integer.
+  CHECK(with_shape("[18446744073709551616]") ==
+        "shape holds something other than a non-negative integer (tensor 't')");
+  CHECK(with_shape("{}") == "shape is not an array (tensor 't')");
+  CHECK(header_error(R"({"t":{"dtype":7,"shape":[1],"data_offsets":[0,4]}})", "abcd") ==
+        "dtype is not a string (tensor 't')");
+  // Nesting: 64 levels are JSON the reader then judges; 65 are refused while parsing.
+  const auto nested = [](int levels) {
+    return R"({"__metadata__":{"k":)" + std::string(size_t(levels - 2), '[') + std::string(size_t(levels - 2), ']') +
+           "}}";
+  };
+  CHECK(header_error(nested(64)) == "__metadata__ value of 'k' is not a string");
+  CHECK(header_error(nested(65)) == "header: JSON nested deeper than 64 levels");
+  CHECK(header_error("{\"t\xc3\x28\": 1}").rfind("header: not valid JSON (", 0) == 0);  // bad UTF-8
 }
 
 TEST_CASE("safetensors: __metadata__ is an object of strings") {

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/io/torch_checkpoint.h"
+#include "src/io/zip_reader.h"
 #include "tests/io/io_test_util.h"
 #include "tests/test_util.h"
 
@@ -39,6 +40,25 @@ void check_tensors(const TorchCheckpoint& got, const nlohmann::json& want) {
 }
 
 const char* const kMarker = "/tmp/tv3s_pickle_marker_must_not_exist";
+
+std::string le(uint64_t v, int bytes) {
+  std::string s;
+  for (int i = 0; i < bytes; ++i) s += char((v >> (8 * i)) & 0xFF);
+  return s;
+}
+
+// A zip archive of stored entries, as torch.save writes them (without its padding).
+std::string stored_zip(const std::vector<std::pair<std::string, std::string>>& entries) {
+  std::string out, cd;
+  for (const auto& [name, data] : entries) {
+    const std::string sizes = le(tv3s::io::crc32(data.data(), data.size()), 4) + le(data.size(), 4) + le(data.size(), 4);
+    cd += le(0x02014b50, 4) + le(20, 2) + le(20, 2) + le(0, 8) + sizes + le(name.size(), 2) + le(0, 8) +
+          le(0, 4) + le(out.size(), 4) + name;
+    out += le(0x04034b50, 4) + le(20, 2) + le(0, 4) + le(0, 4) + sizes + le(name.size(), 2) + le(0, 2) + name + data;
+  }
+  return out + cd + le(0x06054b50, 4) + le(0, 4) + le(entries.size(), 2) + le(entries.size(), 2) +
+         le(cd.size(), 4) + le(out.size(), 4) + le(0, 2);
+}
 
 }  // namespace
 
@@ -115,6 +135,45 @@ TEST_CASE("checkpoint: broken archives, pickles and storages are errors naming t
     CHECK(message.find(c.fault) != std::string::npos);
     CHECK(message.find('\n') == std::string::npos);
   }
+}
+
+TEST_CASE("checkpoint: views that would take more memory than the file allows are refused before allocating") {
+  // {"w": _rebuild_tensor_v2(<a one-float storage>, 0, (n,), (0,), False, None)}: every
+  // element is the storage's one float, so n is free. n × 4 bytes is beyond the budget
+  // (limits.h: 256 × the file's size + 256 MiB) — for n = 2^62 it also wraps to 0 in 64 bits.
+  tv3s::test::TempDir dir;
+  for (const uint64_t n : {uint64_t(1) << 30, uint64_t(1) << 62}) {
+    INFO(n);
+    const auto unicode = [](const std::string& s) { return "X" + le(s.size(), 4) + s; };
+    const std::string pickle = "\x80\x02}" + unicode("w") + "ctorch._utils\n_rebuild_tensor_v2\n(" + "(" +
+                               unicode("storage") + "ctorch\nFloatStorage\n" + unicode("0") + unicode("cpu") +
+                               "J" + le(1, 4) + "tQ" + "J" + le(0, 4) + "(\x8a\x08" + le(n, 8) + "t(J" + le(0, 4) +
+                               "t\x89Nt" + "Rs.";
+    const std::string path = dir.file("views.pth");
+    tv3s::test::write_bytes(path, stored_zip({{"views/data.pkl", pickle}, {"views/data/0", le(0x3f800000, 4)}}));
+    const uint64_t size = std::filesystem::file_size(path), limit = 256 * size + (uint64_t(256) << 20);
+    CHECK(error_message([&] { read_torch_checkpoint(path); }) ==
+          path + ": the tensors would take more than 256× the file's size + 256 MiB (" + std::to_string(limit) +
+              " bytes; views overlapping one storage many times?)");
+  }
+}
+
+TEST_CASE("checkpoint: dicts nested deeper than kMaxPickleDepth are refused") {
+  // {"k": {"k": ... {}}}: `levels` dicts inside the root, built by SETITEMs from the inside out.
+  tv3s::test::TempDir dir;
+  const auto nested = [&](int levels) {
+    const std::string key = "X" + le(1, 4) + "k";
+    std::string pickle = "\x80\x02}";
+    for (int i = 0; i < levels; ++i) pickle += key + "}";
+    pickle += std::string(size_t(levels), 's') + ".";
+    const std::string path = dir.file("deep.pth");
+    tv3s::test::write_bytes(path, stored_zip({{"deep/data.pkl", pickle}}));
+    return error_message([&] { read_torch_checkpoint(path); });
+  };
+  CHECK(nested(64) == "(no error)");
+  std::string prefix = "k";
+  for (int i = 1; i < 64; ++i) prefix += ".k";
+  CHECK(nested(65) == dir.file("deep.pth") + ": dicts nested more than 64 deep at '" + prefix + ".k'");
 }
 
 TEST_CASE("checkpoint: legacy (torch < 1.6) files get a message saying how to re-save them") {

@@ -11,9 +11,17 @@
 //    (4:4:4 anywhere, 4:2:0 on flat 2×2 blocks, odd sizes included);
 //  - every bad input, with its exact message; is_y4m_file.
 // The stdin path ("-") differs from a file only in the open; the CLI tests cover it.
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <functional>
+#include <thread>
 
 #include "src/io/image.h"
 #include "src/io/y4m.h"
@@ -633,6 +641,90 @@ TEST_CASE("y4m: bad streams, each with its message") {
     CAPTURE(c.content.substr(0, 40));
     CHECK(read_error(c.content) == c.message);
   }
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TV3S_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TV3S_TEST_ASAN 1
+#endif
+#endif
+
+// The message of the tv3s::Error that `f` throws in a child process whose address space
+// may grow by at most `headroom` bytes ("(out of memory)" when it allocates more). Under
+// AddressSanitizer, which reserves terabytes of address space, `f` runs without a cap.
+// `feed`, when given, runs meanwhile in this process (e.g. writing into a pipe `f` reads).
+std::string error_within(uint64_t headroom, const std::function<void()>& f,
+                         const std::function<void()>& feed = nullptr) {
+#ifdef TV3S_TEST_ASAN
+  (void)headroom;
+  std::thread feeder(feed ? feed : [] {});
+  const std::string message = error_message(f);
+  feeder.join();
+  return message;
+#else
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    close(fds[0]);
+    uint64_t pages = 0;
+    std::ifstream("/proc/self/statm") >> pages;
+    const rlim_t cap = rlim_t(pages * uint64_t(sysconf(_SC_PAGESIZE)) + headroom);
+    const rlimit limit{cap, cap};
+    std::string message = "(no error)";
+    try {
+      if (pages == 0 || setrlimit(RLIMIT_AS, &limit) != 0) throw std::runtime_error("no cap");
+      f();
+    } catch (const Error& e) {
+      message = e.what();
+    } catch (const std::bad_alloc&) {
+      message = "(out of memory)";
+    } catch (const std::exception& e) {
+      message = str("(", e.what(), ")");
+    }
+    const bool written = write(fds[1], message.data(), message.size()) == ssize_t(message.size());
+    _exit(written ? 0 : 1);
+  }
+  close(fds[1]);
+  if (feed) feed();
+  std::string message;
+  char buffer[256];
+  for (ssize_t n; (n = read(fds[0], buffer, sizeof buffer)) > 0;) message.append(buffer, size_t(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  return message;
+#endif
+}
+
+TEST_CASE("y4m: a frame buffer is never allocated ahead of the data (file or pipe)") {
+  // 16384² 4:4:4: 768 MiB a frame, declared by a header of 28 bytes. A regular file must
+  // hold the whole frame before its buffer is allocated; from a pipe the buffer grows
+  // with the bytes that arrive (limits.h: kY4mPipeChunkBytes). Either way, 3 bytes of
+  // frame cost far less than 256 MiB.
+  TempDir dir;
+  const std::string content = "YUV4MPEG2 W16384 H16384 C444\nFRAME\nabc";
+  const std::string want = " frame 0 is truncated (3 of 805306368 bytes)";
+  const auto read_all = [](const std::string& path) {
+    return [path] {
+      io::Y4mReader reader(path);
+      io::Image frame;
+      while (reader.read(frame)) {
+      }
+    };
+  };
+  const std::string file = stream_file(dir, content);
+  CHECK(error_within(uint64_t(256) << 20, read_all(file)) == file + ":" + want);
+
+  const std::string fifo = dir.file("pipe.y4m");
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  // The writer's open blocks until the reader (in the child) opens the pipe.
+  CHECK(error_within(uint64_t(256) << 20, read_all(fifo), [&] { write_bytes(fifo, content); }) ==
+        fifo + ":" + want);
 }
 
 TEST_CASE("y4m: is_y4m_file") {

@@ -156,4 +156,20 @@ TEST_CASE("zip: duplicate, mislabelled, overlapping, encrypted and out-of-range 
   moved.replace(eocd + 16, 4, le(1u << 30, 4));
   CHECK(open_error(moved).find("the central directory") != std::string::npos);
   CHECK(open_error("").find("not a zip archive (only 0 bytes)") != std::string::npos);
+
+  // Bounds set by the archive's size, before anything is allocated for them (limits.h).
+  // good: a (31 + 5 bytes), dir/b (35 + 4), then the directory (47 + 51 bytes) and the end.
+  const std::string path = dir.file("crafted.zip");
+  std::string many = good;
+  many.replace(eocd + 8, 2, le(60000, 2));  // entries on this disk
+  many.replace(eocd + 10, 2, le(60000, 2));  // entries in all
+  CHECK(open_error(many) == path + ": 60000 entries cannot fit a central directory of 98 bytes");
+  std::string huge = good;
+  const size_t record = 75;  // a's central directory record
+  huge.replace(record + 20, 8, le(0xFFFFFFF0, 4) + le(0xFFFFFFF0, 4));  // compressed and real size
+  CHECK(open_error(huge) == path + ": entry 'a' (4294967280 bytes at offset 31) runs past the archive's data, "
+                                   "which ends at offset 75");
+  std::string deflated = good;
+  deflated.replace(record + 10, 2, le(8, 2));  // method 8: no compressed entry, so no expansion ratio
+  CHECK(open_error(deflated).find("entry 'a' is compressed (method 8)") != std::string::npos);
 }

@@ -7,6 +7,7 @@
 #include "src/models/parameters.h"
 #include "src/models/random_weights.h"
 #include "src/models/segformer.h"
+#include "tests/io/io_test_util.h"
 #include "tests/test_util.h"
 
 using namespace tv3s;
@@ -57,6 +58,54 @@ TEST_CASE("models: configuration metadata round trip and bad values") {
   md = c.to_metadata();
   md.erase("tv3s.model");
   CHECK_THROWS_WITH(ModelConfig::from_metadata(md, "m.safetensors"), doctest::Contains("not a tv3s model file"));
+}
+
+TEST_CASE("models: JSON metadata values — overflow, wrong types, nesting — are one-line errors naming them") {
+  ModelConfig c;
+  c.backbone = "mit_b0";
+  c.num_classes = 2;
+  const auto error_with = [&](const std::string& key, const std::string& value) {
+    std::map<std::string, std::string> md = c.to_metadata();
+    md[key] = value;
+    return test::error_message([&] { ModelConfig::from_metadata(md, "m.safetensors"); });
+  };
+  const std::string overflow = error_with("tv3s.palette", "[[1e999, 0, 0], [0, 0, 0]]");
+  CHECK(overflow.rfind("m.safetensors: metadata tv3s.palette: not valid JSON (", 0) == 0);
+  CHECK(overflow.find("number overflow") != std::string::npos);
+  CHECK(error_with("tv3s.palette", "[[300, 0, 0], [0, 0, 0]]") ==
+        "m.safetensors: metadata tv3s.palette[0][0] must be an integer in [0, 255], got 300");
+  CHECK(error_with("tv3s.palette", "[[1e300, 0, 0], [0, 0, 0]]") ==  // no float-to-int overflow
+        "m.safetensors: metadata tv3s.palette[0][0] must be an integer in [0, 255], got 1e+300");
+  CHECK(error_with("tv3s.palette", "[[-1, 0, 0], [0, 0, 0]]") ==
+        "m.safetensors: metadata tv3s.palette[0][0] must be an integer in [0, 255], got -1");
+  CHECK(error_with("tv3s.palette", R"({"a": 1})") ==
+        "m.safetensors: metadata tv3s.palette must be a list of 0 to 65536 entries, got {\"a\":1}");
+  CHECK(error_with("tv3s.classes", R"(["sky", 7])") ==
+        "m.safetensors: metadata tv3s.classes[1] must be a string, got 7");
+  CHECK(error_with("tv3s.classes", std::string(70, '[') + std::string(70, ']')) ==
+        "m.safetensors: metadata tv3s.classes: JSON nested deeper than 64 levels");
+  CHECK(error_with("tv3s.classes", "[\"caf\xc3\"]").rfind("m.safetensors: metadata tv3s.classes: not valid JSON (", 0) ==
+        0);  // invalid UTF-8
+
+  // tv3s.swin: integers beyond int64, floats, wrong types.
+  c.backbone = "swin_t";
+  c.swin = swin_configs()[0];
+  const auto swin_error = [&](const std::string& json) { return error_with("tv3s.swin", json); };
+  const std::string stages = R"("depths":[2,2,6,2],"heads":[3,6,12,24])";
+  CHECK(swin_error(R"({"embed_dim":96,"window":7,)" + stages + "}") == "(no error)");
+  CHECK(swin_error(R"({"embed_dim":9223372036854775808,"window":7,)" + stages + "}") ==
+        "m.safetensors: metadata tv3s.swin 'embed_dim' must be an integer in [-9223372036854775808, "
+        "9223372036854775807], got 9223372036854775808");
+  CHECK(swin_error(R"({"embed_dim":1e30,"window":7,)" + stages + "}").find("'embed_dim' must be an integer") !=
+        std::string::npos);
+  CHECK(swin_error(R"({"embed_dim":"96","window":7,)" + stages + "}").find("'embed_dim' must be an integer") !=
+        std::string::npos);
+  CHECK(swin_error(R"({"embed_dim":96,"window":7,"depths":{},"heads":[3,6,12,24]})") ==
+        "m.safetensors: metadata tv3s.swin 'depths' must be a list of 4 entries, got {}");
+  CHECK(swin_error(R"({"window":7,)" + stages + "}") == "m.safetensors: metadata tv3s.swin has no 'embed_dim'");
+  CHECK(swin_error("[96]") == "m.safetensors: metadata tv3s.swin must be a JSON object, got [96]");
+  CHECK(swin_error(R"({"embed_dim":96,"window":1e999})").rfind("m.safetensors: metadata tv3s.swin: not valid JSON (",
+                                                                0) == 0);
 }
 
 TEST_CASE("models: the loader names a missing, an extra and a mis-shaped parameter") {

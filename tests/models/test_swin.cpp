@@ -105,8 +105,8 @@ TEST_CASE("swin: model files carry the configuration and the _city head in their
             "m.safetensors: tv3s.backbone 'swin_t' does not match tv3s.swin") == 0);
   bad = md;
   bad["tv3s.swin"] = R"({"depths":[2,1,2],"embed_dim":8,"heads":[1,2,2,4],"window":3})";
-  CHECK(error_message([&] { ModelConfig::from_metadata(bad, "m.safetensors"); }).find(
-            "m.safetensors: bad tv3s.swin metadata") == 0);
+  CHECK(error_message([&] { ModelConfig::from_metadata(bad, "m.safetensors"); }) ==
+        "m.safetensors: metadata tv3s.swin 'depths' must be a list of 4 entries, got [2,1,2]");
   bad = md;
   bad.erase("tv3s.swin");
   CHECK(error_message([&] { ModelConfig::from_metadata(bad, "m.safetensors"); }).find(

@@ -158,7 +158,8 @@ TEST_CASE("train checkpoint: damaged, truncated and foreign files are refused wi
     const size_t at = good.find("\"shape\"");
     REQUIRE(at != std::string::npos);
     flip_byte(path, at);  // '"' → '&'
-    CHECK(message() == path + ": damaged checkpoint (its header is not valid JSON)");
+    CHECK(message().rfind(path + ": damaged checkpoint (its header: not valid JSON ([json.exception.parse_error", 0) ==
+          0);
   }
   SUBCASE("a flipped byte in a shape") {
     const size_t at = good.find("\"shape\":[4,3]");
@@ -234,6 +235,34 @@ TEST_CASE("train checkpoint: a moment missing or of the wrong shape is refused, 
         path + ": wrong shape: adam_m/decode_head.linear_fuse.bn.weight is f32[2, 2] cpu but its parameter is [5] "
                "(moments are f32 in the parameter's shape)");
   CHECK(rewrite("", "model/decode_head.linear_fuse.bn.weight").find("wrong shape") != std::string::npos);
+}
+
+TEST_CASE("train checkpoint: step counts in the metadata — overflow, wrong types, nesting — are one line") {
+  test::TempDir dir;
+  const std::string path = dir.file("ckpt.safetensors");
+  save_checkpoint(path, sample_checkpoint());
+  const io::SafetensorsFile file = io::read_safetensors(path);
+  const std::map<std::string, Tensor> tensors(file.tensors.begin(), file.tensors.end());
+  const auto with_steps = [&](const std::string& steps) {
+    std::map<std::string, std::string> metadata = file.metadata;
+    metadata["tv3s.adam_steps"] = steps;
+    metadata["tv3s.crc32"] = documented_crc(tensors, metadata);
+    io::write_safetensors(path, {tensors.begin(), tensors.end()}, metadata);
+    return test::error_message([&] { load_checkpoint(path); });
+  };
+  const std::string damaged = path + ": damaged checkpoint (metadata tv3s.adam_steps";
+  CHECK(with_steps(R"({"decode_head.linear_fuse.bn.weight": 1e300})") ==
+        damaged + ": the step count of 'decode_head.linear_fuse.bn.weight' must be an integer in [0, "
+                  "9223372036854775807], got 1e+300)");
+  CHECK(with_steps(R"({"decode_head.linear_fuse.bn.weight": 18446744073709551615})") ==
+        damaged + ": the step count of 'decode_head.linear_fuse.bn.weight' must be an integer in [0, "
+                  "9223372036854775807], got 18446744073709551615)");
+  CHECK(with_steps(R"({"decode_head.linear_fuse.bn.weight": -1})").find("must be an integer in [0, ") !=
+        std::string::npos);
+  CHECK(with_steps(R"({"decode_head.linear_fuse.bn.weight": "7"})").find("got \"7\")") != std::string::npos);
+  CHECK(with_steps("[1, 2]") == damaged + " must be a JSON object, got [1,2])");
+  CHECK(with_steps("{\"a\": 1e999}").rfind(damaged + ": not valid JSON (", 0) == 0);
+  CHECK(with_steps(std::string(70, '[') + std::string(70, ']')) == damaged + ": JSON nested deeper than 64 levels)");
 }
 
 TEST_CASE("train checkpoint: a failing save leaves the previous checkpoint intact") {

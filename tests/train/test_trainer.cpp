@@ -134,6 +134,16 @@ TEST_CASE("trainer: bad checkpoints, configurations and command lines are refuse
   CHECK(test::error_message([&] { run_training(TrainRun{other, out, true, true, 0}); })
             .find("another configuration") != std::string::npos);
 
+  {  // A log line of the wrong shape: the log is damaged, said in one line naming it.
+    const std::string log = out + "/log.jsonl", good_log = test::read_bytes(log);
+    test::write_bytes(log, R"({"iter": 1e300, "loss": 1})" "\n" + good_log);
+    CHECK(test::error_message([&] { run_training(TrainRun{c, out, true, true, 0}); }) ==
+          log + ": line 1: 'iter' must be an integer in [0, 9223372036854775807], got 1e+300");
+    test::write_bytes(log, R"({"iter": 1, "loss": "x"})" "\n" + good_log);
+    CHECK(test::error_message([&] { run_training(TrainRun{c, out, true, true, 0}); }) ==
+          log + ": line 1: 'loss' must be a number, got \"x\"");
+    test::write_bytes(log, good_log);
+  }
   const std::string ckpt = out + "/checkpoint.safetensors";
   std::string bytes = test::read_bytes(ckpt);
   bytes[bytes.size() / 2] = char(bytes[bytes.size() / 2] ^ 0x40);
@@ -153,6 +163,37 @@ TEST_CASE("trainer: bad checkpoints, configurations and command lines are refuse
       test::error_message([&] { apply_config_json(typo, R"({"iters": 1e999})", "x.json"); });
   CHECK(overflow.rfind("x.json: not valid JSON (", 0) == 0);
   CHECK(overflow.find("1e999") != std::string::npos);
+  // Integers are range-checked for the field they fill (a double beyond int64 is never
+  // converted), wrong types and deep nesting are one line naming the file and the key.
+  const auto config_error = [&](const std::string& text) {
+    TrainConfig c;
+    return test::error_message([&] { apply_config_json(c, text, "x.json"); });
+  };
+  CHECK(config_error(R"({"iters": 1e300})") ==
+        "x.json: 'iters' must be an integer in [-9223372036854775808, 9223372036854775807], got 1e+300");
+  CHECK(config_error(R"({"augment": {"crop": [4294967296, 480]}})") ==
+        "x.json: 'augment.crop'[0] must be an integer in [-2147483648, 2147483647], got 4294967296");
+  CHECK(config_error(R"({"augment": {"crop": {"h": 480}}})") ==
+        "x.json: 'augment.crop' must be a list of 2 entries, got {\"h\":480}");
+  CHECK(config_error(R"({"iters": "100"})") ==
+        "x.json: 'iters' must be an integer in [-9223372036854775808, 9223372036854775807], got \"100\"");
+  CHECK(config_error(R"({"iters": 2.5})").find("'iters' must be an integer") != std::string::npos);
+  CHECK(config_error(R"({"iters": -1})") == "x.json: 'iters' must be positive, got -1");
+  CHECK(config_error(R"({"optimizer": {"lr": [1]}})") == "x.json: 'optimizer.lr' must be a number, got [1]");
+  CHECK(config_error(R"({"device": 0})") == "x.json: 'device' must be a string, got 0");
+  CHECK(config_error(R"({"augment": {"enabled": 1}})") == "x.json: 'augment.enabled' must be true or false, got 1");
+  CHECK(config_error(R"({"model": []})") == "x.json: 'model' must be a JSON object");
+  CHECK(config_error(R"({"seed": -1})") ==
+        "x.json: 'seed' must be an integer in [0, 9223372036854775807], got -1");
+  CHECK(config_error(R"({"x": )" + std::string(80, '[') + std::string(80, ']') + "}") ==
+        "x.json: JSON nested deeper than 64 levels");
+  CHECK(config_error("{\"device\": \"cpu\xff\"}").rfind("x.json: not valid JSON (", 0) == 0);  // bad UTF-8
+  {
+    TrainConfig c;
+    apply_config_json(c, R"({"iters": 1e5, "seed": 18446744073709551615})", "x.json");
+    CHECK(c.iters == 100000);  // a number without a fraction is an integer
+    CHECK(c.seed == UINT64_MAX);
+  }
   {
     std::ofstream(dir.path() + "/huge.json") << R"({"iters": 1e999})";
     const test::CommandResult huge = test::run_tv3s("train '" + dir.path() + "/huge.json' --out '" + dir.path() + "/h'");

@@ -1,0 +1,70 @@
+// Every bound that a file's content can set on what tv3s allocates or walks, in one
+// place. A parser checks a size read from a file against the file's own size where it
+// can (a declared tensor, frame, entry or header must fit in the bytes that are there);
+// the constants below bound what the file's size cannot: headers, nesting, counts of
+// values built from a few bytes, and the memory that views or a pipe may ask for.
+//
+// Bounds derived from the file's size, with no constant (enforced where noted):
+//  - safetensors: each tensor's byte range lies inside the data area and no two ranges
+//    overlap, so the tensors together fit in the file (safetensors.cpp, parse_entry);
+//  - zip: the central directory lies inside the archive and holds at most its size / 46
+//    records; every entry is stored (no compression, so no expansion ratio) and lies
+//    inside the archive's data without overlapping another (zip_reader.cpp);
+//  - torch .pth: every storage entry holds exactly numel × element size bytes
+//    (torch_checkpoint.cpp);
+//  - .npy: the data is exactly the shape's product × item size bytes (npy.cpp);
+//  - Y4M, a regular file: the bytes left hold the whole frame before its buffer is
+//    allocated; a pipe's buffer grows with the bytes that arrive (y4m.cpp).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace tv3s::io {
+
+// JSON (json_text.cpp) --------------------------------------------------------------------
+// tv3s's own JSON nests 3 levels at most; 64 keeps recursive walks (dump, compare) of a
+// parsed value far from the end of the stack.
+constexpr int kMaxJsonDepth = 64;
+// Config files, class lists and config.json are read whole: far above any real one
+// (a 256-class list is ~10 KB), far below what would strain memory.
+constexpr uint64_t kMaxJsonFileBytes = uint64_t(16) << 20;
+
+// Model files (models/config.cpp) -------------------------------------------------------------
+// tv3s.num_classes, and the class names and palette colours listed with it: labels are
+// 16-bit at most in any dataset tv3s reads.
+constexpr size_t kMaxClasses = 65536;
+
+// safetensors (safetensors.cpp, train/checkpoint.cpp) -------------------------------------
+// The reference implementation's limit on the header's JSON.
+constexpr uint64_t kMaxSafetensorsHeaderBytes = 100'000'000;
+
+// .npy (npy.cpp) ---------------------------------------------------------------------------
+// NumPy's own limit on the header's dict literal.
+constexpr uint64_t kMaxNpyHeaderBytes = 10000;
+
+// pickle (pickle.h, torch_checkpoint.cpp) --------------------------------------------------
+// A torch checkpoint takes some 20 values per tensor, so the largest model with its
+// optimizer state needs about 1e5 values (a Value is ~150 bytes: 1e6 bound memory to
+// ~150 MB), and a stack of a few thousand (pickle writes dict items in batches of 1000).
+constexpr size_t kMaxPickleValues = 1'000'000;
+constexpr size_t kMaxPickleStack = 1'000'000;  // values on the stack, and open MARKs
+constexpr size_t kMaxPickleMemo = 1'000'000;   // memo entries
+// Dicts of tensors and the meta dict nest a few levels; the walks over them recurse.
+constexpr int kMaxPickleDepth = 64;
+// Views may overlap (tensors sharing one storage), so a .pth's tensors may take more
+// memory than the file — tv3s's own fixtures ~250× — but not without bound: at most
+// this many times the file's size, plus the slack below.
+constexpr uint64_t kMaxTorchTensorBytesPerFileByte = 256;
+constexpr uint64_t kTorchTensorBytesSlack = uint64_t(256) << 20;
+
+// Y4M (y4m.cpp) ----------------------------------------------------------------------------
+// Header and FRAME lines: a real header is under 100 bytes.
+constexpr size_t kMaxY4mLineBytes = 1024;
+// W·H: 2^28 pixels (16384²) keeps frame sizes in 32-bit-safe int64 arithmetic and a frame
+// buffer under 768 MiB.
+constexpr int64_t kMaxY4mPixels = int64_t(1) << 28;
+// A pipe cannot say how much is coming: its frame buffer grows at most this far ahead of
+// the bytes read, so a header that promises a huge frame costs memory only as data comes.
+constexpr size_t kY4mPipeChunkBytes = size_t(16) << 20;
+
+}  // namespace tv3s::io
