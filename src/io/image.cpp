@@ -26,13 +26,13 @@ namespace codec {
 void check_image_size(const std::string& path, int64_t width, int64_t height) {
   if (width <= 0 || height <= 0)
     fail(str(path, ": image is ", width, "x", height, " pixels: empty"));
-  if (width > kMaxSide || height > kMaxSide) {
+  if (width > kMaxImageSide || height > kMaxImageSide) {
     fail(str(path, ": image is ", width, "x", height, " pixels, a side longer than the limit of ",
-             kMaxSide));
+             kMaxImageSide));
   }
-  if (width * height > kMaxPixels) {
+  if (width * height > kMaxImagePixels) {
     fail(str(path, ": image is ", width, "x", height, " pixels, more than the limit of ",
-             kMaxPixels));
+             kMaxImagePixels));
   }
 }
 
@@ -69,7 +69,7 @@ enum class Format { png, jpeg };
 
 InputFile open_image(const std::string& path, Format& format) {
   InputFile file = open_input_file(path);
-  if (file.size > codec::kMaxFileBytes)
+  if (file.size > kMaxImageFileBytes)
     fail(str(path, ": file is ", file.size, " bytes, more than the 1 GiB limit for an image"));
   char magic[8] = {};
   file.stream.read(magic, 8);

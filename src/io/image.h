@@ -6,7 +6,7 @@
 // (same libraries, same settings: ISLOW IDCT, fancy upsampling, 16-bit PNG samples cut
 // to their high byte, alpha dropped, EXIF orientation applied as cv2 applies it).
 //
-// Limits (src/io/image_codecs.h, all checked before pixels are allocated): a file of at
+// Limits (src/io/limits.h, all checked before pixels are allocated): a file of at
 // most 1 GiB, each side at most 16384, at most 2^26 pixels, a JPEG of at most 64 scans
 // decoding in at most 384 MiB of libjpeg memory. A corrupt or truncated file fails at
 // the first sign of it (for JPEG: libjpeg's first corrupt-data warning, where libjpeg
@@ -54,8 +54,8 @@ void write_label_png(const std::string& path, const Tensor& labels, const Palett
 
 // A label map as it is stored: the pixel values of an 8-bit greyscale or indexed PNG
 // (palette indices, not colours — what PIL's Image.open(...) gives in "L" and "P"
-// mode). Any other PNG kind (RGB, 16-bit, alpha), a JPEG, or a corrupt/truncated file is
-// an Error "<path>: <why>". (src/io/label_png.cpp)
+// mode). Any other PNG kind (RGB, 16-bit, alpha), a JPEG, a corrupt/truncated file, or
+// one beyond the frames' limits above is an Error "<path>: <why>". (src/io/label_png.cpp)
 struct LabelMap {
   int width = 0, height = 0;
   std::vector<uint8_t> values;  // height × width

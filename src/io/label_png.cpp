@@ -21,13 +21,12 @@
 #include "src/io/atomic_file.h"
 #include "src/io/image.h"
 #include "src/io/input_file.h"
+#include "src/io/limits.h"
 #include "src/io/zip_reader.h"  // crc32
 
 namespace tv3s::io {
 namespace {
 
-constexpr int64_t kMaxPixels = int64_t(1) << 28;
-constexpr uint64_t kMaxFileBytes = uint64_t(1) << 30;
 const char kSignature[9] = "\x89PNG\r\n\x1a\n";
 
 void put_u32(std::string& out, uint32_t v) {
@@ -64,9 +63,9 @@ void write_label_png(const std::string& path, const Tensor& labels, const Palett
   }
   const int64_t height = labels.size(0), width = labels.size(1);
   if (width <= 0 || height <= 0) fail(str(path, ": image is ", width, "x", height, " pixels: empty"));
-  if (width * height > kMaxPixels) {
+  if (width * height > kMaxImagePixels) {
     fail(str(path, ": image is ", width, "x", height, " pixels, more than the limit of ",
-             kMaxPixels));
+             kMaxImagePixels));
   }
   if (palette.size() > 256)
     fail(str(path, ": write_label_png: a PNG palette holds at most 256 colours, got ",
@@ -118,9 +117,9 @@ struct Header {
 Header parse_ihdr(const std::string& path, const uint8_t* data, uint32_t length) {
   if (length != 13) fail(str(path, ": corrupt PNG (IHDR of ", length, " bytes)"));
   const uint32_t w = get_u32(data), h = get_u32(data + 4);
-  if (w == 0 || h == 0 || uint64_t(w) * h > uint64_t(kMaxPixels))
+  if (w == 0 || h == 0 || uint64_t(w) * h > uint64_t(kMaxImagePixels))
     fail(str(path, ": image is ", w, "x", h, " pixels: empty or more than the limit of ",
-             kMaxPixels));
+             kMaxImagePixels));
   Header header;
   header.width = int(w), header.height = int(h), header.depth = data[8], header.colour = data[9];
   const char* kind = header.colour == 2 ? "an RGB" : header.colour == 4 ? "a grey+alpha"
@@ -156,7 +155,7 @@ uint32_t adler32(const uint8_t* data, size_t size) {
 
 LabelMap read_label_png(const std::string& path) {
   InputFile file = open_input_file(path);
-  if (file.size > kMaxFileBytes)
+  if (file.size > kMaxImageFileBytes)
     fail(str(path, ": file is ", file.size, " bytes, more than the 1 GiB limit for an image"));
   std::vector<uint8_t> bytes(size_t(file.size));
   if (!file.stream.read(reinterpret_cast<char*>(bytes.data()), std::streamsize(file.size)))

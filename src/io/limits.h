@@ -57,6 +57,30 @@ constexpr int kMaxPickleDepth = 64;
 constexpr uint64_t kMaxTorchTensorBytesPerFileByte = 256;
 constexpr uint64_t kTorchTensorBytesSlack = uint64_t(256) << 20;
 
+// Images: frames (image.cpp, jpeg.cpp, png.cpp) and label maps (label_png.cpp), all checked
+// before a pixel buffer is allocated.
+//
+// Each side ≤ 16384 and at most 2^26 pixels (8192², 16384×4096): 30 times a 4K frame and
+// 32 times the largest frames tv3s is trained on (2048×1024), so no real video frame is
+// refused, while the RGB buffer stays ≤ 192 MiB. (2^28, the budget of stb days, would
+// let a 600-byte header ask for 768 MiB of pixels and 1.5 GiB of progressive-JPEG
+// coefficients.)
+constexpr int kMaxImageSide = 16384;
+constexpr int64_t kMaxImagePixels = int64_t(1) << 26;
+// Files are streamed, not read whole; the cap bounds the time spent on one.
+constexpr uint64_t kMaxImageFileBytes = uint64_t(1) << 30;
+// Progressive and multi-scan JPEGs: every scan is a pass over the whole coefficient
+// buffer, and a scan of end-of-band runs costs a few bytes, so a small file could buy
+// thousands of passes. Encoders write ≤ 10 or so (libjpeg's default progression: 10; the
+// standard scripts of mozjpeg and jpegtran -optimize stay under 20); libjpeg-turbo's own
+// answer to this is a scan limit (djpeg -maxscans, TJPARAM_SCANLIMIT).
+constexpr int kMaxJpegScans = 64;
+// libjpeg's memory cap (max_memory_to_use): its only large allocation is the coefficient
+// buffer of a progressive/multi-scan file, 2 bytes per sample, ≤ 6 bytes a pixel (4:4:4),
+// so 384 MiB covers kMaxImagePixels. Past it libjpeg would need a backing store, which
+// libjpeg-turbo does not have: the decode fails instead.
+constexpr long kMaxJpegMemory = 6L * kMaxImagePixels;
+
 // Y4M (y4m.cpp) ----------------------------------------------------------------------------
 // Header and FRAME lines: a real header is under 100 bytes.
 constexpr size_t kMaxY4mLineBytes = 1024;
