@@ -28,7 +28,8 @@ Tensor Tensor::from_vector_f64(const std::vector<double>& values, const Shape& s
   TV3S_CHECK(int64_t(values.size()) == shape.numel(), "Tensor::from_vector: ", values.size(),
              " values for shape ", shape.str());
   Tensor host = empty(shape, DType::f64, Device::CPU);
-  std::memcpy(host.raw(), values.data(), values.size() * sizeof(double));
+  if (!values.empty())  // an empty vector's data() may be null: memcpy must not see it
+    std::memcpy(host.raw(), values.data(), values.size() * sizeof(double));
   return cast(host, dtype).to(device);
 }
 
@@ -37,7 +38,8 @@ Tensor Tensor::from_vector(const std::vector<float>& values, const Shape& shape,
   TV3S_CHECK(int64_t(values.size()) == shape.numel(), "Tensor::from_vector: ", values.size(),
              " values for shape ", shape.str());
   Tensor host = empty(shape, DType::f32, Device::CPU);
-  std::memcpy(host.raw(), values.data(), values.size() * sizeof(float));
+  if (!values.empty())  // an empty vector's data() may be null: memcpy must not see it
+    std::memcpy(host.raw(), values.data(), values.size() * sizeof(float));
   return cast(host, dtype).to(device);
 }
 
@@ -46,7 +48,8 @@ Tensor Tensor::from_vector_i32(const std::vector<int32_t>& values, const Shape& 
   TV3S_CHECK(int64_t(values.size()) == shape.numel(), "Tensor::from_vector_i32: ", values.size(),
              " values for shape ", shape.str());
   Tensor host = empty(shape, DType::i32, Device::CPU);
-  std::memcpy(host.raw(), values.data(), values.size() * sizeof(int32_t));
+  if (!values.empty())  // an empty vector's data() may be null: memcpy must not see it
+    std::memcpy(host.raw(), values.data(), values.size() * sizeof(int32_t));
   return host.to(device);
 }
 
