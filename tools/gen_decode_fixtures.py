@@ -32,17 +32,16 @@ Pillow 13.0.0 and NumPy 2.4.6. The encoded files depend on those encoders; the e
 pixels on cv2's decoders, which tv3s reproduces with Debian's libjpeg-turbo 2.1.5 and
 libpng 1.6.39.
 """
-import argparse
-import filecmp
 import os
 import struct
 import sys
-import tempfile
 import zlib
 
 import cv2
 import numpy as np
 from PIL import Image
+
+from gen_image_fixtures import fixture_main  # the --check command line both share
 
 FIXTURES = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
                                         "data", "decode"))
@@ -184,30 +183,11 @@ def generate():
               interlace=True)
 
 
-def main():
+def generate_into(folder):
     global OUT
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--check", action="store_true",
-                        help="compare a fresh generation with the committed fixtures")
-    args = parser.parse_args()
-    if not args.check:
-        generate()
-        total = sum(os.path.getsize(out(n)) for n in os.listdir(OUT))
-        print(f"wrote {len(os.listdir(OUT))} files, {total} bytes, into {OUT}")
-        return
-    with tempfile.TemporaryDirectory() as fresh:
-        OUT = fresh
-        generate()
-        names = sorted(set(os.listdir(fresh)) | set(os.listdir(FIXTURES)))
-        differ = [n for n in names if not (os.path.exists(os.path.join(FIXTURES, n)) and
-                                           os.path.exists(os.path.join(fresh, n)) and
-                                           filecmp.cmp(os.path.join(FIXTURES, n),
-                                                       os.path.join(fresh, n), shallow=False))]
-    for name in differ:
-        print(f"differs: {name}")
-    print(f"{len(names) - len(differ)} of {len(names)} fixtures identical")
-    sys.exit(1 if differ else 0)
+    OUT = folder
+    generate()
 
 
 if __name__ == "__main__":
-    main()
+    fixture_main(__doc__, FIXTURES, generate_into)

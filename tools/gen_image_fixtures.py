@@ -310,24 +310,25 @@ def generate():
     hand_label_fixtures(rng)
 
 
-def main():
-    global OUT
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def fixture_main(doc, fixtures, generate_into):
+    """The command line of a fixture generator: write every fixture into `fixtures`, or with
+    --check regenerate into a temporary folder and compare byte for byte (exit 1 on a
+    difference). generate_into(folder) writes every fixture into folder."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--check", action="store_true",
                         help="compare a fresh generation with the committed fixtures")
     args = parser.parse_args()
     if not args.check:
-        generate()
-        total = sum(os.path.getsize(out(n)) for n in os.listdir(OUT))
-        print(f"wrote {len(os.listdir(OUT))} files, {total} bytes, into {OUT}")
+        generate_into(fixtures)
+        total = sum(os.path.getsize(os.path.join(fixtures, n)) for n in os.listdir(fixtures))
+        print(f"wrote {len(os.listdir(fixtures))} files, {total} bytes, into {fixtures}")
         return
     with tempfile.TemporaryDirectory() as fresh:
-        OUT = fresh
-        generate()
-        names = sorted(set(os.listdir(fresh)) | set(os.listdir(FIXTURES)))
-        differ = [n for n in names if not (os.path.exists(os.path.join(FIXTURES, n)) and
+        generate_into(fresh)
+        names = sorted(set(os.listdir(fresh)) | set(os.listdir(fixtures)))
+        differ = [n for n in names if not (os.path.exists(os.path.join(fixtures, n)) and
                                            os.path.exists(os.path.join(fresh, n)) and
-                                           filecmp.cmp(os.path.join(FIXTURES, n),
+                                           filecmp.cmp(os.path.join(fixtures, n),
                                                        os.path.join(fresh, n), shallow=False))]
     for name in differ:
         print(f"differs: {name}")
@@ -335,5 +336,11 @@ def main():
     sys.exit(1 if differ else 0)
 
 
+def generate_into(folder):
+    global OUT
+    OUT = folder
+    generate()
+
+
 if __name__ == "__main__":
-    main()
+    fixture_main(__doc__, FIXTURES, generate_into)
