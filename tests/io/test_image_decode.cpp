@@ -122,7 +122,8 @@ TEST_CASE("image decode: zlib round trip, and streams of the wrong length are re
 // Inputs that crashed or stalled stb_image (out-of-bounds writes, a minute on a 555-byte
 // file). Each is a one-line error; the ones declaring a large image stop at the data's
 // end ("Premature end of input file": the decoder read all of it and wanted more), not
-// after decoding the declared pixels. Times are in the helper's report, not asserted.
+// after decoding the declared pixels. (Timed: each fails in under 0.1 s, against a
+// minute for stb and 0.4-1.4 s for cv2.imread; not asserted, as timings are not tests.)
 TEST_CASE("image decode: hostile JPEGs found by fuzzing fail at once with one line") {
   const std::pair<const char*, const char*> cases[] = {
       {"slow_jpeg_4192x9472.jpg",
