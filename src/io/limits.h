@@ -21,6 +21,15 @@
 
 namespace tv3s::io {
 
+// Checksums (zip's CRC-32, the PNG chunk CRCs of label maps and frames, the training
+// checkpoint's CRC) are verified everywhere except in fuzzing builds (CMakeLists.txt,
+// TV3S_FUZZ), where they would reject every mutated input before the parser behind them.
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+constexpr bool kVerifyChecksums = false;
+#else
+constexpr bool kVerifyChecksums = true;
+#endif
+
 // JSON (json_text.cpp) --------------------------------------------------------------------
 // tv3s's own JSON nests 3 levels at most; 64 keeps recursive walks (dump, compare) of a
 // parsed value far from the end of the stack.

@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "src/io/input_file.h"
+#include "src/io/limits.h"
 #include "tv3s/error.h"
 
 namespace tv3s::io {

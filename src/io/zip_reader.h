@@ -60,15 +60,6 @@ class ZipReader {
   std::map<std::string, size_t> index_;  // name → position in entries_
 };
 
-// Checksums (zip's CRC-32 here, PNG chunk CRCs, the training checkpoint's CRC) are
-// verified everywhere except in fuzzing builds (CMakeLists.txt, TV3S_FUZZ), where they would
-// reject every mutated input before the parser behind them runs.
-#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-constexpr bool kVerifyChecksums = false;
-#else
-constexpr bool kVerifyChecksums = true;
-#endif
-
 // CRC-32 (IEEE 802.3, as in zip and gzip) of `size` bytes, continuing from `crc`.
 uint32_t crc32(const void* data, size_t size, uint32_t crc = 0);
 
