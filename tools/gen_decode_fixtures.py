@@ -41,7 +41,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from gen_image_fixtures import fixture_main  # the --check command line both share
+from gen_image_fixtures import chunk, fixture_main  # a PNG chunk; the --check command line
 
 FIXTURES = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
                                         "data", "decode"))
@@ -76,10 +76,6 @@ def expect(name):
 ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
          (0, 1, 1, 2)]  # (x0, y0, dx, dy)
 CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
-
-
-def chunk(kind, data):
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def scanlines(samples, depth):
