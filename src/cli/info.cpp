@@ -8,6 +8,7 @@
 
 #include "src/cli/commands.h"
 #include "src/core/cuda_context.h"
+#include "src/io/video_reader.h"
 #include "tv3s/version.h"
 #if TV3S_WITH_CUDNN
 #include <cudnn.h>
@@ -28,6 +29,7 @@ nlohmann::ordered_json collect_info() {
   j["cpu_native"] = bool(TV3S_NATIVE_BUILD);  // -march=native
   j["cuda_built"] = bool(TV3S_WITH_CUDA);
   j["openmp_threads"] = omp_get_max_threads();
+  j["ffmpeg"] = io::ffmpeg_summary();
 #if TV3S_CUDA_EMULATOR
   // The kernels were compiled for the host and run in cuda/emulator/: no GPU, no driver.
   j["cuda_emulated"] = true;
@@ -96,6 +98,7 @@ int run_info(int argc, char** argv) {
   std::printf("tv3s %s (%s build, %s)\n", TV3S_VERSION_STRING, TV3S_BUILD_TYPE, TV3S_CXX_COMPILER);
   std::printf("  OpenMP threads   %d\n", j["openmp_threads"].get<int>());
   std::printf("  CPU code         %s\n", j["cpu_native"].get<bool>() ? "-march=native" : "generic (no -march=native)");
+  std::printf("  FFmpeg (video)   %s\n", j["ffmpeg"].get<std::string>().c_str());
   if (!j["cuda_built"].get<bool>()) {
     std::puts("  CUDA             not built (CPU-only build)\n  GPU              no GPU");
     return 0;

@@ -100,4 +100,14 @@ constexpr int64_t kMaxY4mPixels = int64_t(1) << 28;
 // the bytes read, so a header that promises a huge frame costs memory only as data comes.
 constexpr size_t kY4mPipeChunkBytes = size_t(16) << 20;
 
+// Video through FFmpeg (video_reader.cpp, video_writer.cpp) --------------------------------
+// Frames obey the image limits above (kMaxImageSide, kMaxImagePixels): checked on the
+// stream's header and given to the decoder as its max_pixels, so a few bytes declaring a
+// huge frame fail before the decoder allocates it.
+// Opening a source (and, for a network stream, finding its first frames) may take this
+// long; after that every read may wait this long for data. A camera or a stream that
+// stops sending fails with a message instead of hanging the run.
+constexpr double kVideoOpenSeconds = 20.0;
+constexpr double kVideoStallSeconds = 10.0;
+
 }  // namespace tv3s::io

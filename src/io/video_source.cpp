@@ -1,6 +1,8 @@
 #include "src/io/video_source.h"
 
+#include <cctype>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <set>
 
@@ -36,6 +38,22 @@ void check_frames(const VideoInput& video) {
   }
 }
 
+// An image by name (then a broken one gets the image decoder's own message) or by its
+// first bytes.
+bool is_image_file(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  for (char& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
+  if (ext == ".png" || ext == ".jpg" || ext == ".jpeg") return true;
+  unsigned char head[8] = {};
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (!file) return false;
+  const size_t n = std::fread(head, 1, sizeof head, file);
+  std::fclose(file);
+  const bool png = n == 8 && std::memcmp(head, "\x89PNG\r\n\x1a\n", 8) == 0;
+  const bool jpeg = n >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF;
+  return png || jpeg;
+}
+
 }  // namespace
 
 std::vector<VideoInput> collect_videos(const std::vector<std::string>& inputs) {
@@ -44,24 +62,33 @@ std::vector<VideoInput> collect_videos(const std::vector<std::string>& inputs) {
   for (const std::string& input : inputs) {
     std::error_code ec;
     if (input == "-") {
-      videos.push_back({"stdin", {}, "-"});
+      videos.push_back({"stdin", {}, "-", ""});
+      in_file_run = false;
+    } else if (is_video_url(input)) {
+      const std::string stem = fs::path(input).stem().string();
+      videos.push_back({stem.empty() ? "stream" : stem, {}, "", input});
       in_file_run = false;
     } else if (fs::is_directory(input, ec)) {
       // A VSPW video folder holds its frames in origin/ (and its masks in mask/).
       const fs::path origin = fs::path(input) / "origin";
       const std::string frames_dir = fs::is_directory(origin, ec) ? origin.string() : input;
-      videos.push_back({folder_name(input), list_frames(frames_dir), ""});
+      videos.push_back({folder_name(input), list_frames(frames_dir), "", ""});
       in_file_run = false;
     } else {
       TV3S_CHECK(fs::exists(input, ec), input, ": no such file or folder");
       // A pipe (/dev/stdin, a FIFO, <(ffmpeg ...)) cannot be peeked at without taking its
       // bytes: anything that is not a regular file is read as a stream.
       if (!fs::is_regular_file(input, ec) || is_y4m_file(input)) {
-        videos.push_back({fs::path(input).stem().string(), {}, input});
+        videos.push_back({fs::path(input).stem().string(), {}, input, ""});
         in_file_run = false;
         continue;
       }
-      if (!in_file_run) videos.push_back({"images" + std::to_string(videos.size()), {}, ""});
+      if (!is_image_file(input)) {
+        videos.push_back({fs::path(input).stem().string(), {}, "", input});
+        in_file_run = false;
+        continue;
+      }
+      if (!in_file_run) videos.push_back({"images" + std::to_string(videos.size()), {}, "", ""});
       videos.back().frames.push_back(input);
       in_file_run = true;
     }
@@ -75,32 +102,59 @@ std::vector<VideoInput> collect_videos(const std::vector<std::string>& inputs) {
   }
   TV3S_CHECK(stdin_inputs <= 1, "-: stdin can be read once; give '-' at most once");
   for (const VideoInput& v : videos)
-    if (v.stream.empty()) check_frames(v);
+    if (!v.frames.empty()) check_frames(v);
   return videos;
 }
 
-FrameReader::FrameReader(const VideoInput& video, YuvMatrix matrix, YuvRange range)
-    : video_(video) {
-  if (!video.stream.empty()) y4m_ = std::make_unique<Y4mReader>(video.stream, matrix, range);
+FrameReader::FrameReader(const VideoInput& input, YuvMatrix matrix, YuvRange range)
+    : input_(input) {
+  if (!input.stream.empty()) y4m_ = std::make_unique<Y4mReader>(input.stream, matrix, range);
+  if (!input.video.empty()) video_reader_ = std::make_unique<VideoReader>(input.video, matrix, range);
 }
 
+namespace {
+std::string frame_number(int64_t index) {
+  char name[32];
+  std::snprintf(name, sizeof name, "%08lld", (long long)index);
+  return name;
+}
+}  // namespace
+
 bool FrameReader::next(Image& frame, std::string& stem) {
-  if (y4m_) {
-    if (!y4m_->read(frame)) return false;
-    char name[32];
-    std::snprintf(name, sizeof name, "%08lld", (long long)(y4m_->frames_read() - 1));
-    stem = name;
+  if (video_reader_) {
+    if (!video_reader_->read(frame, pts_)) return false;
+    stem = frame_number(video_reader_->frames_read() - 1);
     return true;
   }
-  if (next_ >= video_.frames.size()) return false;
-  const std::string& path = video_.frames[next_++];
+  if (y4m_) {
+    if (!y4m_->read(frame)) return false;
+    stem = frame_number(y4m_->frames_read() - 1);
+    pts_ = y4m_->frames_read() - 1;
+    return true;
+  }
+  if (next_ >= input_.frames.size()) return false;
+  const std::string& path = input_.frames[next_++];
   frame = read_image(path);
   stem = fs::path(path).stem().string();
+  pts_ = int64_t(next_) - 1;
   return true;
 }
 
-int64_t FrameReader::count() const { return y4m_ ? -1 : int64_t(video_.frames.size()); }
-int FrameReader::fps_num() const { return y4m_ ? y4m_->header().fps_num : 25; }
-int FrameReader::fps_den() const { return y4m_ ? y4m_->header().fps_den : 1; }
+int64_t FrameReader::count() const {
+  if (video_reader_) return video_reader_->info().declared_frames;
+  return y4m_ ? -1 : int64_t(input_.frames.size());
+}
+
+Rational FrameReader::frame_rate() const {
+  if (video_reader_) return video_reader_->info().frame_rate;
+  if (y4m_) return {y4m_->header().fps_num, y4m_->header().fps_den};
+  return {25, 1};
+}
+
+Rational FrameReader::time_base() const {
+  if (video_reader_) return video_reader_->info().time_base;
+  const Rational rate = frame_rate();
+  return {rate.den, rate.num};
+}
 
 }  // namespace tv3s::io
