@@ -1,6 +1,6 @@
 // The test runner: doctest, plus a listener that collects the counts, so that the run
-// ends (after doctest's own summary) with the names of the CUDA tests skipped for lack
-// of a GPU and one plain summary line:
+// ends (after doctest's own summary) with the names of the tests skipped and why (CUDA
+// tests without a GPU, video tests without FFmpeg) and one plain summary line:
 //   tv3s_tests: N passed, N failed, N skipped
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
@@ -43,13 +43,13 @@ int main(int argc, char** argv) {
   doctest::Context context(argc, argv);
   const int status = context.run();
   if (context.shouldExit() || !g_ran) return status;  // --help, --list-test-cases, ...
-  const auto& skipped = tv3s::test::skipped_cuda_tests();
+  const auto& skipped = tv3s::test::skipped_tests();
   if (!skipped.empty()) {
-    std::printf("[tv3s] %zu CUDA test cases skipped (no CUDA GPU):\n", skipped.size());
+    std::printf("[tv3s] %zu test cases skipped:\n", skipped.size());
     for (const auto& name : skipped) std::printf("[tv3s]   skipped: %s\n", name.c_str());
   }
-  // doctest counts a skipped test as filtered out: the skips are the CUDA tests without a
-  // GPU; the rest were left out by a filter (--test-suite=cuda, ...) and are said apart.
+  // doctest counts a skipped test as filtered out: the skips are the ones listed; the
+  // rest were left out by a filter (--test-suite=cuda, ...) and are said apart.
   const unsigned ran = g_stats.numTestCasesPassingFilters;
   const unsigned not_run = g_stats.numTestCases - ran;
   const unsigned skipped_count = unsigned(skipped.size()) < not_run ? unsigned(skipped.size()) : not_run;

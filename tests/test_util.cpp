@@ -7,7 +7,10 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+
+#include "src/io/video_reader.h"
 
 namespace tv3s::test {
 
@@ -20,11 +23,23 @@ static std::vector<std::string>& skipped_list() {
 
 bool register_cuda_test(const char* name) {
   if (gpu_available()) return true;
-  skipped_list().push_back(name);
+  skipped_list().push_back(std::string(name) + " (no CUDA GPU)");
   return false;
 }
 
-const std::vector<std::string>& skipped_cuda_tests() { return skipped_list(); }
+bool register_ffmpeg_test(const char* name) {
+  static const std::string missing = [] {
+    if (!io::ffmpeg_available()) return std::string("tv3s built without FFmpeg");
+    if (std::system("command -v ffmpeg > /dev/null 2>&1 && command -v ffprobe > /dev/null 2>&1") != 0)
+      return std::string("no ffmpeg/ffprobe command");
+    return std::string();
+  }();
+  if (missing.empty()) return true;
+  skipped_list().push_back(std::string(name) + " (" + missing + ")");
+  return false;
+}
+
+const std::vector<std::string>& skipped_tests() { return skipped_list(); }
 
 Diff compare(const Tensor& got, const Tensor& ref) {
   REQUIRE_MESSAGE(got.shape() == ref.shape(), "shape ", got.desc(), " vs reference ", ref.desc());

@@ -1,6 +1,8 @@
 // Shared test machinery, in the spirit of ggml's test-backend-ops:
 //  - TV3S_CUDA_TEST_CASE: a test case that runs only with a GPU; without one it is
 //    skipped, counted by doctest and listed by name at the end of the run.
+//  - TV3S_FFMPEG_TEST_CASE: the same for video tests, which need a build with FFmpeg's
+//    libraries and the `ffmpeg` command (to make test videos and reference pixels).
 //  - compare(): the error metric every cross-device test states its tolerance in.
 //  - gradcheck(): analytic gradients against central finite differences, in f64 on CPU.
 //  - check_backends(): an op on CPU and on CUDA from the same random inputs; outputs and
@@ -20,12 +22,20 @@ namespace tv3s::test {
 bool gpu_available();
 // Records `name` as a CUDA test; returns whether it can run.
 bool register_cuda_test(const char* name);
-const std::vector<std::string>& skipped_cuda_tests();
+// Records `name` as a video test; returns whether it can run (FFmpeg built in and the
+// `ffmpeg` and `ffprobe` commands on the PATH).
+bool register_ffmpeg_test(const char* name);
+// The skipped tests, each as "<name> (<why>)".
+const std::vector<std::string>& skipped_tests();
 
 // (All of them form the test suite "cuda": `tv3s_tests --test-suite=cuda` runs just them.)
 #define TV3S_CUDA_TEST_CASE(name) \
   TEST_CASE(name * doctest::test_suite("cuda") *                                      \
             doctest::skip(!::tv3s::test::register_cuda_test(name)))
+// (Suite "ffmpeg".)
+#define TV3S_FFMPEG_TEST_CASE(name) \
+  TEST_CASE(name * doctest::test_suite("ffmpeg") *                                    \
+            doctest::skip(!::tv3s::test::register_ffmpeg_test(name)))
 
 // Error of `got` against `ref` (same shape; any devices/dtypes), computed in f64.
 struct Diff {

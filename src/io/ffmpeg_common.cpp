@@ -6,11 +6,17 @@
 #include <cstring>
 #include <mutex>
 
+extern "C" {
+#include <libavutil/opt.h>
+}
+
 namespace tv3s::io::ffmpeg {
 namespace {
 
 std::mutex log_mutex;
-std::string last_error_line;  // guarded by log_mutex (decoder threads log too)
+std::string error_line;  // any thread's, guarded by log_mutex
+thread_local std::string thread_error_line;
+thread_local int64_t thread_errors = 0;
 int print_level = AV_LOG_QUIET;
 
 int level_named(const char* name) {
@@ -36,9 +42,13 @@ void log_callback(void* context, int level, const char* format, va_list args) {
   // prefix "[h264 @ 0x55d...]" names it, without the address.
   const AVClass* cls = context ? *static_cast<AVClass**>(context) : nullptr;
   const char* who = cls && cls->item_name ? cls->item_name(context) : nullptr;
-  if (who && *who) line = std::string(who) + ": " + line;
+  if (who && *who && std::strcmp(who, "NULL") != 0) line = std::string(who) + ": " + line;
+  // The first error since the last clear: the cause; what follows is often its echo
+  // ("missing picture in access unit" after "Invalid NAL unit size").
+  if (level <= AV_LOG_ERROR && thread_error_line.empty()) thread_error_line = line;
+  if (level <= AV_LOG_ERROR) ++thread_errors;
   std::lock_guard<std::mutex> lock(log_mutex);
-  if (level <= AV_LOG_ERROR) last_error_line = line;
+  if (level <= AV_LOG_ERROR && error_line.empty()) error_line = line;
   if (level <= print_level) std::fprintf(stderr, "ffmpeg: %s\n", line.c_str());
 }
 
@@ -52,15 +62,19 @@ void quiet_log() {
   });
 }
 
-std::string last_error() {
+std::string logged_error() {
+  if (!thread_error_line.empty()) return thread_error_line;
   std::lock_guard<std::mutex> lock(log_mutex);
-  return last_error_line;
+  return error_line;
 }
 
-void clear_last_error() {
+void clear_logged_error() {
+  thread_error_line.clear();
   std::lock_guard<std::mutex> lock(log_mutex);
-  last_error_line.clear();
+  error_line.clear();
 }
+
+int64_t errors_on_this_thread() { return thread_errors; }
 
 std::string error_text(int code) {
   char text[AV_ERROR_MAX_STRING_SIZE] = {};
@@ -69,7 +83,7 @@ std::string error_text(int code) {
 }
 
 std::string reason(int code) {
-  const std::string logged = last_error();
+  const std::string logged = logged_error();
   return " (" + (logged.empty() ? error_text(code) : logged) + ")";
 }
 
@@ -114,6 +128,26 @@ int sws_colorspace_of(YuvMatrix matrix) {
     case YuvMatrix::bt2020: return SWS_CS_BT2020;
     default: return SWS_CS_ITU601;
   }
+}
+
+SwsContext* make_scaler(int width, int height, AVPixelFormat source, bool source_full_range,
+                        AVPixelFormat target, bool target_full_range) {
+  SwsContext* c = sws_alloc_context();
+  if (!c) return nullptr;
+  av_opt_set_int(c, "srcw", width, 0);
+  av_opt_set_int(c, "srch", height, 0);
+  av_opt_set_int(c, "src_format", source, 0);
+  av_opt_set_int(c, "dstw", width, 0);
+  av_opt_set_int(c, "dsth", height, 0);
+  av_opt_set_int(c, "dst_format", target, 0);
+  av_opt_set_int(c, "sws_flags", SWS_BICUBIC, 0);
+  av_opt_set_int(c, "src_range", source_full_range, 0);
+  av_opt_set_int(c, "dst_range", target_full_range, 0);
+  if (sws_init_context(c, nullptr, nullptr) < 0) {
+    sws_freeContext(c);
+    return nullptr;
+  }
+  return c;
 }
 
 AVPixelFormat plain_format(AVPixelFormat format, bool* full_range) {

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <vector>
 
 #include "src/io/ffmpeg_common.h"
 #include "src/io/limits.h"
@@ -62,10 +63,15 @@ struct VideoReader::Decoder {
   // The deadline of the blocking call in progress (interrupt callback).
   Clock::time_point deadline;
   bool timed_out = false;
+  double stall_seconds = kVideoStallSeconds;
   bool draining = false;  // the input has ended: the decoder gives what it holds
+  // The first damage noticed in a file ("" if none): the input stops there, the decoder
+  // gives back what it holds, then the error is reported.
+  std::string damage;
   int64_t last_pts = 0, frame_duration = 1;
-  // What sws was last set up for.
-  int sws_colorspace = -1, sws_full_range = -1;
+  // What sws was made for, and the matrix it was last given.
+  AVPixelFormat sws_format = AV_PIX_FMT_NONE;
+  int sws_width = 0, sws_height = 0, sws_full_range = -1, sws_colorspace = -1;
 
   ~Decoder() {
     sws_freeContext(sws);
@@ -115,14 +121,23 @@ int frame_colours(const AVFrame* f, YuvMatrix matrix_option, YuvRange range_opti
   return ffmpeg::sws_colorspace_of(info.matrix);
 }
 
+void check_declared_size(const std::string& source, const AVCodecParameters* par) {
+  TV3S_CHECK(par->width >= 0 && par->height >= 0 && par->width <= kMaxImageSide &&
+                 par->height <= kMaxImageSide && int64_t(par->width) * par->height <= kMaxImagePixels,
+             source, ": the video declares ", par->width, "×", par->height, " frames, beyond the limit (",
+             kMaxImageSide, " a side, ", kMaxImagePixels, " pixels)");
+}
+
 }  // namespace
 
-VideoReader::VideoReader(const std::string& source, YuvMatrix matrix, YuvRange range)
+VideoReader::VideoReader(const std::string& source, YuvMatrix matrix, YuvRange range,
+                         VideoTimeouts timeouts)
     : name_(source), decoder_(std::make_unique<Decoder>()) {
   ffmpeg::quiet_log();
-  ffmpeg::clear_last_error();
+  ffmpeg::clear_logged_error();
   Decoder& d = *decoder_;
   d.matrix_option = matrix, d.range_option = range;
+  d.stall_seconds = timeouts.stall_seconds;
 
   const AVInputFormat* input_format = nullptr;
   if (source.rfind("/dev/video", 0) == 0) {
@@ -136,14 +151,28 @@ VideoReader::VideoReader(const std::string& source, YuvMatrix matrix, YuvRange r
   d.format = avformat_alloc_context();
   TV3S_CHECK(d.format != nullptr, source, ": out of memory");
   d.format->interrupt_callback = {&Decoder::interrupted, &d};
-  d.deadline = after(kVideoOpenSeconds);
+  d.deadline = after(timeouts.open_seconds);
+  const int64_t errors_before_open = ffmpeg::errors_on_this_thread();
   int err = avformat_open_input(&d.format, source.c_str(), input_format, nullptr);
-  TV3S_CHECK(!d.timed_out, source, ": no answer within ", kVideoOpenSeconds, " s");
+  TV3S_CHECK(!d.timed_out, source, ": no answer within ", timeouts.open_seconds, " s");
   TV3S_CHECK(err != AVERROR(ENOENT), source, ": no such file or folder");
   TV3S_CHECK(err >= 0, source, ": not a video FFmpeg can open", ffmpeg::reason(err));
-  err = avformat_find_stream_info(d.format, nullptr);
-  TV3S_CHECK(!d.timed_out, source, ": no video within ", kVideoOpenSeconds, " s");
+  // Sizes the container declares, before anything decodes a frame of that size.
+  for (unsigned i = 0; i < d.format->nb_streams; ++i)
+    if (d.format->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO)
+      check_declared_size(source, d.format->streams[i]->codecpar);
+  // find_stream_info decodes a few frames to learn what the header does not say: its
+  // decoders get the frame limit too.
+  std::vector<AVDictionary*> probe_options(d.format->nb_streams, nullptr);
+  for (AVDictionary*& o : probe_options) av_dict_set_int(&o, "max_pixels", kMaxImagePixels, 0);
+  err = avformat_find_stream_info(d.format, probe_options.data());
+  for (AVDictionary*& o : probe_options) av_dict_free(&o);
+  TV3S_CHECK(!d.timed_out, source, ": no video within ", timeouts.open_seconds, " s");
   TV3S_CHECK(err >= 0, source, ": cannot read the streams of the file", ffmpeg::reason(err));
+  // find_stream_info reads ahead (a short file whole) and keeps the packets: damage it met
+  // there is reported after the frames that decode (it cannot say where it was).
+  const bool strict = !is_video_url(source);
+  if (strict && ffmpeg::errors_on_this_thread() != errors_before_open) d.damage = ffmpeg::logged_error();
 
   const AVCodec* decoder = nullptr;
   d.stream = av_find_best_stream(d.format, AVMEDIA_TYPE_VIDEO, -1, -1, &decoder, 0);
@@ -152,16 +181,16 @@ VideoReader::VideoReader(const std::string& source, YuvMatrix matrix, YuvRange r
   TV3S_CHECK(d.stream >= 0 && decoder != nullptr, source, ": this FFmpeg has no decoder for its ",
              avcodec_get_name(stream->codecpar->codec_id), " video");
   const AVCodecParameters* par = stream->codecpar;
-  TV3S_CHECK(par->width >= 0 && par->height >= 0 && par->width <= kMaxImageSide &&
-                 par->height <= kMaxImageSide && int64_t(par->width) * par->height <= kMaxImagePixels,
-             source, ": the video declares ", par->width, "×", par->height, " frames, beyond the limit (",
-             kMaxImageSide, " a side, ", kMaxImagePixels, " pixels)");
+  check_declared_size(source, par);  // again: the codec's header may have said more
 
   d.codec = avcodec_alloc_context3(decoder);
   TV3S_CHECK(d.codec != nullptr, source, ": out of memory");
   err = avcodec_parameters_to_context(d.codec, par);
   TV3S_CHECK(err >= 0, source, ": bad codec parameters", ffmpeg::reason(err));
   d.codec->max_pixels = kMaxImagePixels;  // the decoder refuses bigger frames itself
+  // A file's damaged data is an error (decoders would conceal it and go on); a live
+  // stream's is expected (lost packets) and concealed.
+  if (strict) d.codec->err_recognition |= AV_EF_EXPLODE;
   d.codec->pkt_timebase = stream->time_base;
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
   d.codec->thread_count = 1;  // one input, one thread: findings reproduce
@@ -186,7 +215,7 @@ VideoReader::VideoReader(const std::string& source, YuvMatrix matrix, YuvRange r
   if (rate.num <= 0 || rate.den <= 0) rate = {25, 1};
   info.frame_rate = {rate.num, rate.den};
   info.declared_frames = stream->nb_frames > 0 ? stream->nb_frames : -1;
-  info.live = is_video_url(source) && source.rfind("file:", 0) != 0;
+  info.live = !strict;
   d.frame_duration = std::max<int64_t>(1, av_rescale_q(1, av_inv_q(rate), stream->time_base));
   d.last_pts = -d.frame_duration;
   info.range = range, info.matrix = matrix;
@@ -196,51 +225,70 @@ VideoReader::~VideoReader() = default;
 
 const VideoInfo& VideoReader::info() const { return decoder_->info; }
 
+// The end of the input, early: stop reading, let the decoder give back the frames it
+// holds, then report `why` (so what was decoded before the damage is not lost).
+void VideoReader::stop_input(const std::string& why) {
+  Decoder& d = *decoder_;
+  if (d.damage.empty()) d.damage = why;
+  if (!d.draining) avcodec_send_packet(d.codec, nullptr);
+  d.draining = true;
+}
+
 bool VideoReader::read(Image& image, int64_t& pts) {
   Decoder& d = *decoder_;
-  ffmpeg::clear_last_error();
+  ffmpeg::clear_logged_error();
+  const bool strict = !d.info.live;  // a file's damage is an error; a stream's is expected
   for (;;) {
     int err = avcodec_receive_frame(d.codec, d.frame);
     if (err == AVERROR_EOF) {
+      TV3S_CHECK(d.damage.empty(), name_, ": truncated or corrupt after ", frames_read_, " frames (",
+                 d.damage, ")");
       // A file that ends early: its container said how many frames there are (MP4, AVI
-      // do; Matroska and MPEG-TS do not, their truncation shows as a corrupt packet).
-      TV3S_CHECK(d.info.live || d.info.declared_frames < 0 || frames_read_ >= d.info.declared_frames,
+      // do; Matroska and MPEG-TS do not: there the demuxer notices, below).
+      TV3S_CHECK(!strict || d.info.declared_frames < 0 || frames_read_ >= d.info.declared_frames,
                  name_, ": truncated: the file ends after ", frames_read_, " of the ",
                  d.info.declared_frames, " frames its header declares");
       return false;
     }
     if (err == 0) break;
-    TV3S_CHECK(err == AVERROR(EAGAIN), name_, ": cannot decode frame ", frames_read_, ffmpeg::reason(err));
-    // The decoder wants input: the next packet of the video stream.
-    d.deadline = after(kVideoStallSeconds);
+    TV3S_CHECK(err == AVERROR(EAGAIN) || !strict, name_, ": corrupt data at frame ", frames_read_,
+               ffmpeg::reason(err));
+    if (d.draining) continue;  // (a live stream's bad frame while draining: skipped)
+    // The decoder wants input: the next packet of the video stream. A demuxer that finds
+    // damage or an early end logs an error and goes on (resyncs) or returns the end of
+    // file: either is the end of a file's good data.
+    const int64_t errors_before = ffmpeg::errors_on_this_thread();
+    d.deadline = after(d.stall_seconds);
     err = av_read_frame(d.format, d.packet);
-    TV3S_CHECK(!d.timed_out, name_, ": no data for ", kVideoStallSeconds, " s after frame ", frames_read_);
-    if (err == AVERROR_EOF) {
-      TV3S_CHECK(!d.draining, name_, ": the decoder did not finish");
-      d.draining = true;
-      avcodec_send_packet(d.codec, nullptr);
-      continue;
-    }
-    TV3S_CHECK(err >= 0, name_, ": cannot read the video after frame ", frames_read_, ffmpeg::reason(err));
-    if (d.packet->stream_index != d.stream) {
+    TV3S_CHECK(!d.timed_out, name_, ": no data for ", d.stall_seconds, " s after frame ", frames_read_);
+    const bool demuxer_complained = ffmpeg::errors_on_this_thread() != errors_before;
+    if (err >= 0 && d.packet->stream_index != d.stream) {
       av_packet_unref(d.packet);
       continue;
     }
     // A packet cut short: the file ends (or is damaged) inside it.
-    const bool cut = d.packet->flags & AV_PKT_FLAG_CORRUPT;
+    const bool cut = err >= 0 && (d.packet->flags & AV_PKT_FLAG_CORRUPT);
+    if (strict && (cut || demuxer_complained)) {
+      av_packet_unref(d.packet);
+      stop_input(cut ? "a packet is cut short" : ffmpeg::logged_error());
+      continue;
+    }
+    if (err == AVERROR_EOF) {
+      stop_input(d.damage);
+      continue;
+    }
+    TV3S_CHECK(err >= 0, name_, ": cannot read the video after frame ", frames_read_, ffmpeg::reason(err));
     err = avcodec_send_packet(d.codec, d.packet);
     av_packet_unref(d.packet);
-    TV3S_CHECK(d.info.live || !cut, name_, ": truncated or corrupt: the data of frame ", frames_read_,
-               " is cut short");
-    TV3S_CHECK(err >= 0 || d.info.live, name_, ": corrupt data at frame ", frames_read_, ffmpeg::reason(err));
+    TV3S_CHECK(err >= 0 || !strict, name_, ": corrupt data at frame ", frames_read_, ffmpeg::reason(err));
   }
 
   AVFrame* f = d.frame;
   // Decoders that conceal damage say so on the frame; a file with damage is an error (a
   // live stream loses packets as a matter of course: its frames are kept as decoded).
   const bool damaged = f->decode_error_flags != 0 || (f->flags & AV_FRAME_FLAG_CORRUPT);
-  if (damaged && !d.info.live) {
-    const std::string why = ffmpeg::last_error();
+  if (damaged && strict) {
+    const std::string why = ffmpeg::logged_error();
     av_frame_unref(f);
     TV3S_CHECK(false, name_, ": frame ", frames_read_, " is corrupt",
                why.empty() ? std::string(" (the decoder concealed damaged data)") : " (" + why + ")");
@@ -263,16 +311,21 @@ bool VideoReader::read(Image& image, int64_t& pts) {
   const int colorspace = frame_colours(f, d.matrix_option, d.range_option, d.info, &full_range);
   bool ignored = false;
   const AVPixelFormat format = ffmpeg::plain_format(AVPixelFormat(f->format), &ignored);
-  SwsContext* sws = sws_getCachedContext(d.sws, f->width, f->height, format, f->width, f->height,
-                                         AV_PIX_FMT_RGB24, SWS_BICUBIC, nullptr, nullptr, nullptr);
-  TV3S_CHECK(sws != nullptr, name_, ": cannot convert ",
-             av_get_pix_fmt_name(format) ? av_get_pix_fmt_name(format) : "this pixel format", " to RGB");
-  if (sws != d.sws || colorspace != d.sws_colorspace || int(full_range) != d.sws_full_range) {
-    d.sws = sws;
-    sws_setColorspaceDetails(sws, sws_getCoefficients(colorspace), full_range,
-                             sws_getCoefficients(SWS_CS_DEFAULT), 0, 0, 1 << 16, 1 << 16);
-    d.sws_colorspace = colorspace, d.sws_full_range = full_range;
+  if (!d.sws || format != d.sws_format || f->width != d.sws_width || f->height != d.sws_height ||
+      int(full_range) != d.sws_full_range) {
+    sws_freeContext(d.sws);
+    d.sws = ffmpeg::make_scaler(f->width, f->height, format, full_range, AV_PIX_FMT_RGB24, false);
+    TV3S_CHECK(d.sws != nullptr, name_, ": cannot convert ",
+               av_get_pix_fmt_name(format) ? av_get_pix_fmt_name(format) : "this pixel format", " to RGB");
+    d.sws_format = format, d.sws_width = f->width, d.sws_height = f->height;
+    d.sws_full_range = full_range, d.sws_colorspace = -1;
   }
+  if (colorspace != d.sws_colorspace) {
+    sws_setColorspaceDetails(d.sws, sws_getCoefficients(colorspace), full_range,
+                             sws_getCoefficients(SWS_CS_DEFAULT), 0, 0, 1 << 16, 1 << 16);
+    d.sws_colorspace = colorspace;
+  }
+  SwsContext* sws = d.sws;
   image.width = f->width, image.height = f->height;
   image.rgb.resize(size_t(f->width) * f->height * 3);
   uint8_t* planes[4] = {image.rgb.data(), nullptr, nullptr, nullptr};

@@ -22,7 +22,7 @@
 // side ≤ 16384, ≤ 2^26 pixels, checked before the decoder allocates: its max_pixels), a
 // stream that changes size, corrupt data (the decoder's complaint quoted), a file that
 // ends before the frames its container declares, a network stream silent for longer than
-// kVideoStallSeconds. FFmpeg's own log is silent unless TV3S_FFMPEG_LOG names a level
+// the stall limit (VideoTimeouts). FFmpeg's own log is silent unless TV3S_FFMPEG_LOG names a level
 // (error, warning, info, debug): its last error line is quoted in the message instead.
 #pragma once
 #include <cstdint>
@@ -30,6 +30,7 @@
 #include <string>
 
 #include "src/io/image.h"
+#include "src/io/limits.h"
 #include "src/io/y4m.h"  // YuvMatrix, YuvRange, automatic_yuv_matrix
 
 namespace tv3s::io {
@@ -67,12 +68,18 @@ inline bool is_video_url(const std::string& source) {
   return source.find("://") != std::string::npos || source.rfind("/dev/video", 0) == 0;
 }
 
+// How long the reader waits (src/io/limits.h has the defaults and why).
+struct VideoTimeouts {
+  double open_seconds = kVideoOpenSeconds;    // to open and find the first frames
+  double stall_seconds = kVideoStallSeconds;  // for each packet after that
+};
+
 class VideoReader {
  public:
   // Opens the source and reads its header (and for a file, the first packets FFmpeg needs
   // to know the stream): a bad source fails here.
   explicit VideoReader(const std::string& source, YuvMatrix matrix = YuvMatrix::automatic,
-                       YuvRange range = YuvRange::automatic);
+                       YuvRange range = YuvRange::automatic, VideoTimeouts timeouts = {});
   ~VideoReader();
   VideoReader(const VideoReader&) = delete;
   VideoReader& operator=(const VideoReader&) = delete;
@@ -87,6 +94,7 @@ class VideoReader {
 
  private:
   struct Decoder;  // FFmpeg's contexts (video_reader.cpp)
+  void stop_input(const std::string& why);
   std::string name_;
   std::unique_ptr<Decoder> decoder_;
   int64_t frames_read_ = 0;

@@ -14,7 +14,7 @@ struct VideoReader::Decoder {
   VideoInfo info;
 };
 
-VideoReader::VideoReader(const std::string& source, YuvMatrix, YuvRange) : name_(source) {
+VideoReader::VideoReader(const std::string& source, YuvMatrix, YuvRange, VideoTimeouts) : name_(source) {
   TV3S_CHECK(false, source, ": not a PNG, JPEG or Y4M file, and this tv3s was built without "
              "FFmpeg, which reads video files, cameras and streams (apt-get install ",
              kFfmpegPackages, ", then rebuild)");

@@ -87,7 +87,7 @@ VideoWriter::VideoWriter(const std::string& path, int width, int height, Rationa
                          Rational frame_rate, YuvMatrix matrix)
     : path_(path), encoder_(std::make_unique<Encoder>()) {
   ffmpeg::quiet_log();
-  ffmpeg::clear_last_error();
+  ffmpeg::clear_logged_error();
   Encoder& e = *encoder_;
   TV3S_CHECK(width > 0 && height > 0, path, ": cannot write a video of ", width, "×", height, " frames");
   if (!valid(frame_rate)) frame_rate = {25, 1};
@@ -129,7 +129,7 @@ VideoWriter::VideoWriter(const std::string& path, int width, int height, Rationa
     av_opt_set(c->priv_data, "preset", "fast", 0);
     av_opt_set(c->priv_data, "crf", "20", 0);
   } else if (std::strcmp(encoder->name, "libvpx-vp9") == 0) {
-    av_opt_set(c->priv_data, "crf", "32", 0);  // constant quality: with bit_rate 0
+    av_opt_set(c->priv_data, "crf", "24", 0);  // constant quality: with bit_rate 0
     av_opt_set(c->priv_data, "deadline", "realtime", 0);
     av_opt_set(c->priv_data, "cpu-used", "8", 0);
     c->bit_rate = 0;
@@ -157,8 +157,7 @@ VideoWriter::VideoWriter(const std::string& path, int width, int height, Rationa
   e.frame->color_primaries = c->color_primaries, e.frame->color_trc = c->color_trc;
   err = av_frame_get_buffer(e.frame, 0);
   TV3S_CHECK(err >= 0, path, ": out of memory");
-  e.sws = sws_getContext(c->width, c->height, AV_PIX_FMT_RGB24, c->width, c->height, pixel_format,
-                         SWS_BICUBIC, nullptr, nullptr, nullptr);
+  e.sws = ffmpeg::make_scaler(c->width, c->height, AV_PIX_FMT_RGB24, true, pixel_format, false);
   TV3S_CHECK(e.sws != nullptr, path, ": cannot convert RGB to ", av_get_pix_fmt_name(pixel_format));
   sws_setColorspaceDetails(e.sws, sws_getCoefficients(SWS_CS_DEFAULT), 1,
                            sws_getCoefficients(ffmpeg::sws_colorspace_of(matrix)), 0, 0, 1 << 16, 1 << 16);
@@ -187,7 +186,7 @@ void VideoWriter::write(const Image& image, int64_t pts) {
   TV3S_CHECK(!e.finished, path_, ": the video is already finished");
   TV3S_CHECK(image.width == e.width && image.height == e.height, path_, ": a video has one frame size; "
              "this frame is ", image.width, "×", image.height, ", the video ", e.width, "×", e.height);
-  ffmpeg::clear_last_error();
+  ffmpeg::clear_logged_error();
   AVCodecContext* c = e.codec;
   const uint8_t* rgb = image.rgb.data();
   if (!e.padded.empty()) {  // odd sizes: repeat the last column and row
@@ -218,7 +217,7 @@ void VideoWriter::write(const Image& image, int64_t pts) {
 void VideoWriter::finish() {
   Encoder& e = *encoder_;
   if (e.finished) return;
-  ffmpeg::clear_last_error();
+  ffmpeg::clear_logged_error();
   int err = avcodec_send_frame(e.codec, nullptr);  // flush
   TV3S_CHECK(err >= 0, path_, ": the ", codec_, " encoder failed", ffmpeg::reason(err));
   e.write_packets(path_);
