@@ -153,7 +153,12 @@ VideoReader::VideoReader(const std::string& source, YuvMatrix matrix, YuvRange r
   d.format->interrupt_callback = {&Decoder::interrupted, &d};
   d.deadline = after(timeouts.open_seconds);
   const int64_t errors_before_open = ffmpeg::errors_on_this_thread();
-  int err = avformat_open_input(&d.format, source.c_str(), input_format, nullptr);
+  // A file reads itself and nothing else: a playlist (HLS, concat) disguised as a video
+  // must not make FFmpeg open URLs or other files.
+  AVDictionary* open_options = nullptr;
+  if (!is_video_url(source)) av_dict_set(&open_options, "protocol_whitelist", "file", 0);
+  int err = avformat_open_input(&d.format, source.c_str(), input_format, &open_options);
+  av_dict_free(&open_options);
   TV3S_CHECK(!d.timed_out, source, ": no answer within ", timeouts.open_seconds, " s");
   TV3S_CHECK(err != AVERROR(ENOENT), source, ": no such file or folder");
   TV3S_CHECK(err >= 0, source, ": not a video FFmpeg can open", ffmpeg::reason(err));

@@ -1,14 +1,16 @@
 // Seeds the fuzz targets cannot take from tests/data, written by the library itself so
 // that nothing binary is committed: tiny model files (a Swin of its own small
 // configuration, with the SegFormer head and with the TV3S decoder), their metadata
-// objects alone (fuzz_model_config's input), and a training checkpoint of the tiny TV3S
-// model with AdamW state. Usage: fuzz_make_seeds OUT_DIR (writes OUT_DIR/<target>/...).
+// objects alone (fuzz_model_config's input), a training checkpoint of the tiny TV3S
+// model with AdamW state, and tiny videos in the usual containers (when FFmpeg is built
+// in). Usage: fuzz_make_seeds OUT_DIR (writes OUT_DIR/<target>/...).
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
 
+#include "src/io/video_writer.h"
 #include "src/models/model_file.h"
 #include "src/models/random_weights.h"
 #include "src/train/checkpoint.h"
@@ -34,6 +36,19 @@ ModelConfig tiny(ModelKind kind) {
 
 void write_text(const fs::path& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
+}
+
+// Three 32×24 frames of a gradient that moves, in each container with its codec.
+void write_videos(const fs::path& dir) {
+  for (const char* name : {"tiny.mp4", "tiny.mkv", "tiny.webm", "tiny.avi", "tiny.ts", "tiny.mov"}) {
+    io::VideoWriter writer((dir / name).string(), 32, 24, {1, 25}, {25, 1});
+    io::Image frame{32, 24, std::vector<uint8_t>(32 * 24 * 3)};
+    for (int t = 0; t < 3; ++t) {
+      for (size_t i = 0; i < frame.rgb.size(); ++i) frame.rgb[i] = uint8_t(i * 7 + t * 40);
+      writer.write(frame, t);
+    }
+    writer.finish();
+  }
 }
 
 }  // namespace
@@ -72,6 +87,10 @@ int main(int argc, char** argv) {
       c.model_config_json = nlohmann::json(config.to_metadata()).dump();
       c.train_config_json = R"({"lr":6e-05,"max_iters":160000})";
       train::save_checkpoint((out / "train_checkpoint" / "tiny.safetensors").string(), c);
+    }
+    if (io::ffmpeg_available()) {
+      fs::create_directories(out / "video");
+      write_videos(out / "video");
     }
   } catch (const std::exception& e) {
     std::cerr << "fuzz_make_seeds: " << e.what() << "\n";
