@@ -9,7 +9,8 @@
 #   make bench      build, then run the op micro-benchmarks
 #   make demo       build, write a short synthetic video (one never seen in training),
 #                   segment it with the shipped model (weights/) in streaming mode and
-#                   write colour overlays; prints where they are
+#                   write colour overlays, and demo.mp4 of them when FFmpeg is built in;
+#                   prints where they are
 #   make test-sanitize  the CPU build with AddressSanitizer + UndefinedBehaviorSanitizer (in
 #                   $(SANITIZE_BUILD); every finding aborts), then the test suite but for
 #                   three whole-model cases (SANITIZE_EXCLUDE)
@@ -82,9 +83,12 @@ bench: all
 
 demo: all
 	./$(BUILD)/tv3s synth --out $(DEMO)/video --videos 0 --val 1 --test 0 --frames 48 --size 192x192 --seed 7 --force --quiet
-	./$(BUILD)/tv3s segment $(DEMO_MODEL) $(DEMO)/video/data/000_synth/origin --mode stream \
-	    --overlay $(DEMO)/overlays -o $(DEMO)/labels
+	@video=""; if ./$(BUILD)/tv3s info --json | grep -q '"ffmpeg": "libav'; then video="--video-out $(DEMO)/demo.mp4"; fi; \
+	set -x; ./$(BUILD)/tv3s segment $(DEMO_MODEL) $(DEMO)/video/data/000_synth/origin --mode stream \
+	    --overlay $(DEMO)/overlays -o $(DEMO)/labels $$video
 	@echo "overlays: $(DEMO)/overlays/ (label maps: $(DEMO)/labels/, frames: $(DEMO)/video/data/000_synth/origin/)"
+	@if [ -f $(DEMO)/demo.mp4 ]; then echo "video: $(DEMO)/demo.mp4 (the overlays at 25 fps, H.264)"; \
+	else echo "(no demo.mp4: tv3s was built without FFmpeg; apt-get install libavformat-dev libavcodec-dev libswscale-dev libavutil-dev)"; fi
 
 clean:
 	rm -rf $(BUILD) $(EMU_BUILD) $(SANITIZE_BUILD) $(FUZZ_BUILD)

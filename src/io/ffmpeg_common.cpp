@@ -150,6 +150,14 @@ SwsContext* make_scaler(int width, int height, AVPixelFormat source, bool source
   return c;
 }
 
+AVFrame* alloc_frame(AVPixelFormat format, int width, int height) {
+  AVFrame* f = av_frame_alloc();
+  if (!f) return nullptr;
+  f->format = format, f->width = width, f->height = height;
+  if (av_frame_get_buffer(f, 64) < 0) av_frame_free(&f);
+  return f;
+}
+
 AVPixelFormat plain_format(AVPixelFormat format, bool* full_range) {
   switch (format) {
     case AV_PIX_FMT_YUVJ420P: *full_range = true; return AV_PIX_FMT_YUV420P;

@@ -48,6 +48,10 @@ int sws_colorspace_of(YuvMatrix matrix);  // SWS_CS_* for sws_getCoefficients
 SwsContext* make_scaler(int width, int height, AVPixelFormat source, bool source_full_range,
                         AVPixelFormat target, bool target_full_range);
 
+// A frame buffer of this format and size with FFmpeg's row alignment and padding (what
+// libswscale's vector code may write and read up to); nullptr when out of memory.
+AVFrame* alloc_frame(AVPixelFormat format, int width, int height);
+
 // The deprecated full-range formats (yuvj420p, ...) as their plain twin plus full range,
 // as libswscale wants them; other formats unchanged.
 AVPixelFormat plain_format(AVPixelFormat format, bool* full_range);

@@ -56,6 +56,7 @@ struct VideoReader::Decoder {
   SwsContext* sws = nullptr;
   AVPacket* packet = nullptr;
   AVFrame* frame = nullptr;
+  AVFrame* rgb = nullptr;  // the scaler's target (padded rows)
   int stream = -1;
   VideoInfo info;
   YuvMatrix matrix_option = YuvMatrix::automatic;
@@ -75,6 +76,7 @@ struct VideoReader::Decoder {
 
   ~Decoder() {
     sws_freeContext(sws);
+    av_frame_free(&rgb);
     av_frame_free(&frame);
     av_packet_free(&packet);
     avcodec_free_context(&codec);
@@ -331,11 +333,20 @@ bool VideoReader::read(Image& image, int64_t& pts) {
     d.sws_colorspace = colorspace;
   }
   SwsContext* sws = d.sws;
+  // libswscale's vector code converts whole blocks of pixels: its target rows need the
+  // padding of an FFmpeg frame buffer (a row of 3·width bytes would be overrun when the
+  // width is not a multiple of 16). Converted there, then copied row by row.
+  if (!d.rgb || d.rgb->width != f->width || d.rgb->height != f->height) {
+    av_frame_free(&d.rgb);
+    d.rgb = ffmpeg::alloc_frame(AV_PIX_FMT_RGB24, f->width, f->height);
+    TV3S_CHECK(d.rgb != nullptr, name_, ": out of memory");
+  }
+  sws_scale(sws, f->data, f->linesize, 0, f->height, d.rgb->data, d.rgb->linesize);
   image.width = f->width, image.height = f->height;
   image.rgb.resize(size_t(f->width) * f->height * 3);
-  uint8_t* planes[4] = {image.rgb.data(), nullptr, nullptr, nullptr};
-  const int strides[4] = {3 * f->width, 0, 0, 0};
-  sws_scale(sws, f->data, f->linesize, 0, f->height, planes, strides);
+  for (int y = 0; y < f->height; ++y)
+    std::memcpy(image.rgb.data() + size_t(y) * f->width * 3, d.rgb->data[0] + size_t(y) * d.rgb->linesize[0],
+                size_t(f->width) * 3);
 
   pts = f->best_effort_timestamp != AV_NOPTS_VALUE ? f->best_effort_timestamp : d.last_pts + d.frame_duration;
   d.last_pts = pts;

@@ -30,7 +30,7 @@ struct VideoWriter::Encoder {
   SwsContext* sws = nullptr;
   AVFrame* frame = nullptr;  // the encoder's pixel format, coded size
   AVPacket* packet = nullptr;
-  std::vector<uint8_t> padded;  // RGB at the coded size, when that differs
+  AVFrame* rgb = nullptr;       // the frame given to write(), at the coded size
   int width = 0, height = 0;    // the frames given to write()
   AVRational input_time_base{1, 25};
   int64_t last_pts = INT64_MIN;
@@ -39,6 +39,7 @@ struct VideoWriter::Encoder {
 
   ~Encoder() {
     sws_freeContext(sws);
+    av_frame_free(&rgb);
     av_frame_free(&frame);
     av_packet_free(&packet);
     avcodec_free_context(&codec);
@@ -155,13 +156,14 @@ VideoWriter::VideoWriter(const std::string& path, int width, int height, Rationa
   e.frame->format = pixel_format, e.frame->width = c->width, e.frame->height = c->height;
   e.frame->colorspace = c->colorspace, e.frame->color_range = c->color_range;
   e.frame->color_primaries = c->color_primaries, e.frame->color_trc = c->color_trc;
-  err = av_frame_get_buffer(e.frame, 0);
+  err = av_frame_get_buffer(e.frame, 64);
   TV3S_CHECK(err >= 0, path, ": out of memory");
   e.sws = ffmpeg::make_scaler(c->width, c->height, AV_PIX_FMT_RGB24, true, pixel_format, false);
   TV3S_CHECK(e.sws != nullptr, path, ": cannot convert RGB to ", av_get_pix_fmt_name(pixel_format));
   sws_setColorspaceDetails(e.sws, sws_getCoefficients(SWS_CS_DEFAULT), 1,
                            sws_getCoefficients(ffmpeg::sws_colorspace_of(matrix)), 0, 0, 1 << 16, 1 << 16);
-  if (pad_x || pad_y) e.padded.resize(size_t(c->width) * c->height * 3);
+  e.rgb = ffmpeg::alloc_frame(AV_PIX_FMT_RGB24, c->width, c->height);
+  TV3S_CHECK(e.rgb != nullptr, path, ": out of memory");
 
   // The muxer writes to the partial name; its url must say so too (the MP4 muxer reopens
   // the file by that name to move its index to the front).
@@ -188,21 +190,17 @@ void VideoWriter::write(const Image& image, int64_t pts) {
              "this frame is ", image.width, "×", image.height, ", the video ", e.width, "×", e.height);
   ffmpeg::clear_logged_error();
   AVCodecContext* c = e.codec;
-  const uint8_t* rgb = image.rgb.data();
-  if (!e.padded.empty()) {  // odd sizes: repeat the last column and row
-    const size_t row = size_t(e.width) * 3, coded_row = size_t(c->width) * 3;
-    for (int y = 0; y < c->height; ++y) {
-      uint8_t* dst = e.padded.data() + size_t(y) * coded_row;
-      std::memcpy(dst, rgb + size_t(std::min(y, e.height - 1)) * row, row);
-      if (c->width > e.width) std::memcpy(dst + row, dst + row - 3, 3);
-    }
-    rgb = e.padded.data();
+  // Into a padded RGB frame first (libswscale's vector code reads whole blocks of pixels:
+  // past the end of a row of exactly 3·width bytes); an odd width or height repeats its
+  // last column or row there.
+  for (int y = 0; y < c->height; ++y) {
+    uint8_t* row = e.rgb->data[0] + size_t(y) * e.rgb->linesize[0];
+    std::memcpy(row, image.rgb.data() + size_t(std::min(y, e.height - 1)) * e.width * 3, size_t(e.width) * 3);
+    if (c->width > e.width) std::memcpy(row + size_t(e.width) * 3, row + size_t(e.width - 1) * 3, 3);
   }
   int err = av_frame_make_writable(e.frame);
   TV3S_CHECK(err >= 0, path_, ": out of memory");
-  const uint8_t* planes[4] = {rgb, nullptr, nullptr, nullptr};
-  const int strides[4] = {3 * c->width, 0, 0, 0};
-  sws_scale(e.sws, planes, strides, 0, c->height, e.frame->data, e.frame->linesize);
+  sws_scale(e.sws, e.rgb->data, e.rgb->linesize, 0, c->height, e.frame->data, e.frame->linesize);
 
   int64_t pts_out = av_rescale_q(pts, e.input_time_base, c->time_base);
   if (e.last_pts != INT64_MIN && pts_out <= e.last_pts) pts_out = e.last_pts + 1;

@@ -108,6 +108,21 @@ TV3S_FFMPEG_TEST_CASE("video reader: every frame is ffmpeg's own RGB, for each c
   }
 }
 
+TV3S_FFMPEG_TEST_CASE("video reader: widths that are no multiple of 16 convert whole (libswscale works in blocks)") {
+  // The scaler's vector code converts 8 or 16 pixels at a time: into rows of exactly
+  // 3·width bytes it wrote past the end (heap corruption at 136 and 120) or left the last
+  // columns black (50). 854×480 is VSPW's frame size.
+  TempDir dir;
+  for (const auto& [width, height] : {std::pair{50, 40}, {120, 96}, {136, 96}, {854, 480}}) {
+    CAPTURE(width);
+    const std::string path = dir.file("w" + std::to_string(width) + ".mkv");
+    make_test_video(path, width, height, 2, "-c:v libx264 -pix_fmt yuv420p");
+    const DecodedVideo got = read_video(path);
+    REQUIRE(got.frames.size() == 2);
+    CHECK(diff_frames(got, ffmpeg_rgb_frames(path, width, height)).max_abs == 0);
+  }
+}
+
 TV3S_FFMPEG_TEST_CASE("video reader: --yuv-matrix and --yuv-range override the tags as ffmpeg's scale options do") {
   TempDir dir;
   const std::string path = dir.file("tagged601.mp4");
