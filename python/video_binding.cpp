@@ -200,7 +200,8 @@ void bind_video(nb::module_& m) {
   nb::class_<PyVideoReader>(m, "VideoReader",
                             "Frames of a video file, camera (/dev/video0) or network stream (rtsp://, "
                             "http://, ...) through FFmpeg. Iterating yields (frame, pts_seconds): frame "
-                            "uint8 [H, W, 3] RGB, pts_seconds its presentation time (float).")
+                            "uint8 [H, W, 3] RGB, pts_seconds its presentation time: the timestamp "
+                            "times info['time_base'], in double precision.")
       .def("__init__", &init_reader, nb::arg("source"), nb::arg("yuv_matrix") = "auto",
            nb::arg("yuv_range") = "auto",
            "Opens `source`. yuv_matrix: 'auto' (the stream's tag, else guessed from the size), "

@@ -3,12 +3,11 @@
 Segment a video frame by frame with numpy arrays::
 
     import tv3s
-    seg = tv3s.Segmenter("weights/tv3s_synth_b0.safetensors")   # stream mode
-    with tv3s.VideoReader("street.mp4") as video, \\
-         tv3s.VideoWriter("street_seg.mp4", video.info["width"], video.info["height"],
-                          fps=video.info["frame_rate"]) as out:
-        for frame, pts in video:                        # uint8 [H, W, 3] RGB, seconds
-            labels = seg.segment(frame)[0]               # uint8 [H, W] class ids
+    seg = tv3s.Segmenter("weights/tv3s_synth_b0.safetensors")  # stream mode: state carried over frames
+    with tv3s.VideoReader("street.mp4") as video, tv3s.VideoWriter(
+            "street_seg.mp4", video.info["width"], video.info["height"], fps=video.info["frame_rate"]) as out:
+        for frame, pts in video:                    # frame: uint8 [H, W, 3] RGB; pts: seconds
+            labels = seg.segment(frame)[0]          # uint8 [H, W] class ids
             out.write(tv3s.overlay(frame, labels, seg.palette), pts)
 
 Segmenter      a model and the state of its videos: segment(frames, logits=False),

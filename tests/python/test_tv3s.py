@@ -192,6 +192,12 @@ def test_bad_segmenter_arguments_are_value_errors(kwargs, words):
         tv3s.Segmenter(MODEL, **kwargs)
 
 
+@pytest.mark.skipif(tv3s.cuda_available(), reason="this machine has a usable GPU")
+def test_cuda_without_a_gpu_is_an_error():
+    with pytest.raises(tv3s.Error, match="cuda"):
+        tv3s.Segmenter(MODEL, device="cuda")
+
+
 def test_bad_frames_are_value_errors():
     seg = tv3s.Segmenter(MODEL, videos=2)
     good = np.zeros((2, 96, 128, 3), np.uint8)
@@ -255,6 +261,29 @@ def test_segment_releases_the_gil():
     margin = 0.2 * (end - start)
     inside = [t for t in stamps if start + margin < t < end - margin]
     assert inside, f"no Python ran during a {end - start:.3f} s segment() call"
+
+
+def test_segmenters_in_two_threads_answer_as_one_after_the_other(video):
+    frames = frames_of(video)
+    expected = []
+    for mode in ("stream", "clip"):
+        seg = tv3s.Segmenter(MODEL, mode=mode)
+        expected.append([seg.segment(f, logits=True)[1] for f in frames])
+    got = [None, None]
+
+    def work(i, mode):
+        seg = tv3s.Segmenter(MODEL, mode=mode)
+        got[i] = [seg.segment(f, logits=True)[1] for f in frames]
+
+    threads = [threading.Thread(target=work, args=(i, m)) for i, m in enumerate(("stream", "clip"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for want, have in zip(expected, got):
+        assert have is not None and len(have) == len(want)
+        for w, h in zip(want, have):
+            np.testing.assert_array_equal(h, w)
 
 
 # ---- images and overlays ----------------------------------------------------------------
