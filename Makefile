@@ -17,7 +17,12 @@
 #   make fuzz       build the libFuzzer targets of tests/fuzz with clang (in $(FUZZ_BUILD))
 #   make fuzz-smoke build them, then run each for $(FUZZ_SECONDS) s (default 30) on its seeds
 #                   and committed regression inputs (tests/fuzz/run.sh: longer runs)
-# Variables: BUILD (build dir), CMAKE_ARGS (e.g. -DTV3S_CUDA_ARCHS=80), JOBS.
+#   make test-python  build the Python module (nanobind, -DTV3S_PYTHON=ON, in $(PY_BUILD):
+#                   the package lands in $(PY_BUILD)/python/tv3s) and the `tv3s` command,
+#                   then run tests/python with pytest: the module against the command, bit
+#                   for bit, on the shipped model (needs nanobind, numpy, pytest for $(PYTHON);
+#                   `pip install .` installs the module instead: pyproject.toml)
+# Variables: BUILD (build dir), CMAKE_ARGS (e.g. -DTV3S_CUDA_ARCHS=80), JOBS, PYTHON.
 BUILD ?= build
 EMU_BUILD ?= build-emu
 JOBS ?= $(shell nproc)
@@ -31,7 +36,10 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
 FUZZ_JOBS ?= $(JOBS)
 
-.PHONY: all configure test test-emu test-install test-sanitize fuzz fuzz-smoke bench demo clean
+PY_BUILD ?= build-py
+PYTHON ?= python3
+
+.PHONY: all configure test test-emu test-install test-sanitize test-python fuzz fuzz-smoke bench demo clean
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -75,6 +83,14 @@ fuzz:
 fuzz-smoke: fuzz
 	./tests/fuzz/run.sh --build $(FUZZ_BUILD) --seconds $(FUZZ_SECONDS) --jobs $(FUZZ_JOBS)
 
+# The module is built for the interpreter that runs the tests (Python_EXECUTABLE).
+test-python:
+	@cmake -S . -B $(PY_BUILD) -DCMAKE_BUILD_TYPE=Release -DTV3S_PYTHON=ON -DTV3S_BUILD_TESTS=OFF \
+	    -DTV3S_BUILD_EXAMPLES=OFF -DPython_EXECUTABLE="$$(command -v $(PYTHON))" $(CMAKE_ARGS) > /dev/null
+	cmake --build $(PY_BUILD) -j $(JOBS) --target _tv3s tv3s_cli
+	TV3S_CLI="$(CURDIR)/$(PY_BUILD)/tv3s" PYTHONPATH="$(CURDIR)/$(PY_BUILD)/python" \
+	    $(PYTHON) -m pytest -p no:cacheprovider tests/python
+
 test-install: all
 	./tests/install_test.sh $(BUILD)
 
@@ -91,4 +107,4 @@ demo: all
 	else echo "(no demo.mp4: tv3s was built without FFmpeg; apt-get install libavformat-dev libavcodec-dev libswscale-dev libavutil-dev)"; fi
 
 clean:
-	rm -rf $(BUILD) $(EMU_BUILD) $(SANITIZE_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(EMU_BUILD) $(SANITIZE_BUILD) $(FUZZ_BUILD) $(PY_BUILD)
