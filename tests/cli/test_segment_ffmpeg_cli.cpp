@@ -174,3 +174,23 @@ TV3S_FFMPEG_TEST_CASE("cli segment ffmpeg: bad command lines and inputs are one 
   CHECK(r.output.find("segment images with a model file") == std::string::npos);  // the old, wrong line
   CHECK(r.output.find("segment videos (files, cameras, streams)") != std::string::npos);
 }
+
+TV3S_FFMPEG_TEST_CASE("cli segment ffmpeg: Ctrl-C on a live source finishes the outputs and exits 130") {
+  // A source without an end: ffmpeg sends frames at 10 fps (-re) into stdin; after 4 s
+  // the command gets SIGINT, finishes the frame in progress, closes the video and exits.
+  VideoFixture& fx = fixture();
+  TempDir out;
+  const std::string video_out = out.file("live.mkv");
+  const std::string script =
+      "ffmpeg -nostdin -v error -re -f lavfi -i testsrc2=size=130x90:rate=10 -t 60 -f yuv4mpegpipe - | " +
+      std::string(TV3S_CLI_PATH) + " segment " + shell_quoted(fx.model) + " - -o " + shell_quoted(out.file("labels")) +
+      " --video-out " + shell_quoted(video_out) + " --quiet & p=$!; sleep 4; kill -INT $p; wait $p; echo rc=$?";
+  const CommandResult r = run_command("bash -c " + shell_quoted(script));
+  REQUIRE_MESSAGE(r.output.find("rc=130") != std::string::npos, r.output);
+  CHECK_MESSAGE(r.output.find("tv3s segment: interrupted after ") != std::string::npos, r.output);
+  size_t label_files = 0;
+  for (const auto& e : fs::directory_iterator(out.file("labels"))) label_files += e.path().extension() == ".png";
+  CHECK(label_files > 0);
+  CHECK(read_video(video_out).frames.size() == label_files);
+  CHECK_FALSE(fs::exists(video_out + ".partial"));
+}
