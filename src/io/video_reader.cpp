@@ -6,8 +6,8 @@
 //          the video stream and send it; at the end of the input, drain the decoder
 //   frame: check its size, pick its colour matrix and range, sws_scale to RGB24
 //
-// Every blocking call runs under a deadline (interrupt callback): kVideoOpenSeconds to
-// open, kVideoStallSeconds for each packet after that.
+// Every blocking call runs under a deadline (interrupt callback): VideoTimeouts'
+// open_seconds to open, stall_seconds for each packet after that.
 #include "src/io/video_reader.h"
 
 #include <chrono>
@@ -184,9 +184,13 @@ VideoReader::VideoReader(const std::string& source, YuvMatrix matrix, YuvRange r
   const AVCodec* decoder = nullptr;
   d.stream = av_find_best_stream(d.format, AVMEDIA_TYPE_VIDEO, -1, -1, &decoder, 0);
   TV3S_CHECK(d.stream != AVERROR_STREAM_NOT_FOUND, source, ": holds no video stream");
-  const AVStream* stream = d.format->streams[d.stream >= 0 ? d.stream : 0];
-  TV3S_CHECK(d.stream >= 0 && decoder != nullptr, source, ": this FFmpeg has no decoder for its ",
-             avcodec_get_name(stream->codecpar->codec_id), " video");
+  if (d.stream < 0 || decoder == nullptr) {  // a video stream, and no decoder for it
+    AVCodecID id = AV_CODEC_ID_NONE;
+    for (unsigned i = 0; i < d.format->nb_streams && id == AV_CODEC_ID_NONE; ++i)
+      if (d.format->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO) id = d.format->streams[i]->codecpar->codec_id;
+    TV3S_CHECK(false, source, ": this FFmpeg has no decoder for its ", avcodec_get_name(id), " video");
+  }
+  const AVStream* stream = d.format->streams[d.stream];
   const AVCodecParameters* par = stream->codecpar;
   check_declared_size(source, par);  // again: the codec's header may have said more
 
