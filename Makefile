@@ -14,6 +14,10 @@
 #   make test-sanitize  the CPU build with AddressSanitizer + UndefinedBehaviorSanitizer (in
 #                   $(SANITIZE_BUILD); every finding aborts), then the test suite but for
 #                   three whole-model cases (SANITIZE_EXCLUDE)
+#   make test-aarch64  cross-build for 64-bit ARM (cmake/aarch64-linux-gnu.cmake: Debian's
+#                   cross toolchain and :arm64 libraries, CPU backend, no -march=native) in
+#                   $(AARCH64_BUILD) and run the test suite under qemu-aarch64;
+#                   AARCH64_TESTS='--test-case=...' narrows it (doctest filters)
 #   make fuzz       build the libFuzzer targets of tests/fuzz with clang (in $(FUZZ_BUILD))
 #   make fuzz-smoke build them, then run each for $(FUZZ_SECONDS) s (default 30) on its seeds
 #                   and committed regression inputs (tests/fuzz/run.sh: longer runs)
@@ -31,6 +35,8 @@ CMAKE_ARGS ?=
 DEMO ?= $(BUILD)/demo
 DEMO_MODEL ?= weights/tv3s_synth_b0.safetensors
 
+AARCH64_BUILD ?= build-aarch64
+AARCH64_TESTS ?=
 SANITIZE_BUILD ?= build-sanitize
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 30
@@ -39,7 +45,7 @@ FUZZ_JOBS ?= $(JOBS)
 PY_BUILD ?= build-py
 PYTHON ?= python3
 
-.PHONY: all configure test test-emu test-install test-sanitize test-python fuzz fuzz-smoke bench demo clean
+.PHONY: all configure test test-emu test-aarch64 test-install test-sanitize test-python fuzz fuzz-smoke bench demo clean
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -73,6 +79,12 @@ test-sanitize:
 	cmake --build $(SANITIZE_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    ./$(SANITIZE_BUILD)/tv3s_tests --test-case-exclude='$(SANITIZE_EXCLUDE)'
+
+test-aarch64:
+	@cmake -S . -B $(AARCH64_BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake \
+	    -DTV3S_CUDA=OFF -DTV3S_NATIVE=OFF $(CMAKE_ARGS) > /dev/null
+	cmake --build $(AARCH64_BUILD) -j $(JOBS)
+	qemu-aarch64 -L /usr/aarch64-linux-gnu ./$(AARCH64_BUILD)/tv3s_tests $(AARCH64_TESTS)
 
 fuzz:
 	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \

@@ -400,15 +400,18 @@ int run_segment(int argc, char** argv) {
   };
   if (o.json == "-") std::printf("%s\n", summary.dump(2).c_str());
   else if (!o.json.empty()) io::write_file_atomic(o.json, summary.dump(2) + "\n");
-  if (!o.quiet)
+  if (!o.quiet && input_error.empty())  // (a broken input's line says how many were written)
     std::fprintf(stderr, "tv3s segment: %lld frames in %.1f s (%s, %s mode), carried state %s, peak "
                  "tensor memory %s\n",
                  (long long)frames, seconds, fps(summary["fps"].get<double>()).c_str(),
                  segment_mode_name(segmenter.mode()), mib(double(segmenter.state_bytes()), 2).c_str(),
                  mib(double(memory_stats(device).peak_bytes)).c_str());
   if (!input_error.empty()) {
-    std::fprintf(stderr, "tv3s segment: %s (the %lld frames before it are written)\n", input_error.c_str(),
-                 (long long)frames);
+    if (frames > 0)
+      std::fprintf(stderr, "tv3s segment: %s (the %lld frames before it are written)\n", input_error.c_str(),
+                   (long long)frames);
+    else
+      std::fprintf(stderr, "tv3s segment: %s\n", input_error.c_str());
     return 1;
   }
   if (interrupted) {
