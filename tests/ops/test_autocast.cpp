@@ -23,7 +23,14 @@ float round_bf16(float x) {
   std::memcpy(&x, &bits, 4);
   return x;
 }
-float round_f16(float x) { return float(_Float16(x)); }
+// The compiler's own half type, independent of the library's conversion: _Float16 (GCC
+// 12 has it in C++ on x86 only), ARM's __fp16 on aarch64 (IEEE half, round to nearest).
+#if defined(__aarch64__)
+using CompilerHalf = __fp16;
+#else
+using CompilerHalf = _Float16;
+#endif
+float round_f16(float x) { return float(CompilerHalf(x)); }
 float round_to(DType d, float x) { return d == DType::bf16 ? round_bf16(x) : round_f16(x); }
 
 // The 16-bit type's spacing at |x| (its ulp), for the tolerance.
