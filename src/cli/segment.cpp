@@ -245,14 +245,6 @@ class VideoOutput {
   std::unique_ptr<io::VideoWriter> writer_;
 };
 
-// The label map in the palette's colours (what --video-shows labels writes).
-io::Image label_colours(const uint8_t* labels, int width, int height, const io::Palette& palette) {
-  io::Image image{width, height, std::vector<uint8_t>(size_t(width) * height * 3)};
-  for (size_t i = 0; i < size_t(width) * height; ++i)
-    for (int c = 0; c < 3; ++c) image.rgb[3 * i + c] = palette[labels[i]][c];
-  return image;
-}
-
 }  // namespace
 
 int run_segment(int argc, char** argv) {
@@ -362,7 +354,8 @@ int run_segment(int argc, char** argv) {
         }
       }
       if (to_video && o.video_shows == "labels") {
-        const io::Image colours = label_colours(labels.data<uint8_t>(), width, height, palette);
+        // Opacity 1: the palette colours alone (blend_overlay's weights are then exact).
+        const io::Image colours = io::blend_overlay(image, labels.data<uint8_t>(), palette, 1.0f);
         if (!o.y4m_out.empty()) y4m.write(colours, reader, matrix, range);
         if (!o.video_out.empty()) video_out.write(colours, reader, matrix);
       }

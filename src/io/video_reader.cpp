@@ -155,10 +155,11 @@ VideoReader::VideoReader(const std::string& source, YuvMatrix matrix, YuvRange r
   d.format->interrupt_callback = {&Decoder::interrupted, &d};
   d.deadline = after(timeouts.open_seconds);
   const int64_t errors_before_open = ffmpeg::errors_on_this_thread();
-  // A file reads itself and nothing else: a playlist (HLS, concat) disguised as a video
-  // must not make FFmpeg open URLs or other files.
+  // A file (strict: its damage is an error) reads itself and nothing else: a playlist
+  // (HLS, concat) disguised as a video must not make FFmpeg open URLs or other files.
+  const bool strict = !is_video_url(source);
   AVDictionary* open_options = nullptr;
-  if (!is_video_url(source)) av_dict_set(&open_options, "protocol_whitelist", "file", 0);
+  if (strict) av_dict_set(&open_options, "protocol_whitelist", "file", 0);
   int err = avformat_open_input(&d.format, source.c_str(), input_format, &open_options);
   av_dict_free(&open_options);
   TV3S_CHECK(!d.timed_out, source, ": no answer within ", timeouts.open_seconds, " s");
@@ -178,7 +179,6 @@ VideoReader::VideoReader(const std::string& source, YuvMatrix matrix, YuvRange r
   TV3S_CHECK(err >= 0, source, ": cannot read the streams of the file", ffmpeg::reason(err));
   // find_stream_info reads ahead (a short file whole) and keeps the packets: damage it met
   // there is reported after the frames that decode (it cannot say where it was).
-  const bool strict = !is_video_url(source);
   if (strict && ffmpeg::errors_on_this_thread() != errors_before_open) d.damage = ffmpeg::logged_error();
 
   const AVCodec* decoder = nullptr;

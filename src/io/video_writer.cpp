@@ -97,9 +97,9 @@ VideoWriter::VideoWriter(const std::string& path, int width, int height, Rationa
   e.width = width, e.height = height;
   e.input_time_base = {time_base.num, time_base.den};
 
+  check_video_output_name(path);
   int err = avformat_alloc_output_context2(&e.format, nullptr, nullptr, path.c_str());
-  TV3S_CHECK(err >= 0 && e.format, path,
-             ": FFmpeg knows no video container by this name's extension (use .mp4, .mkv, .webm, ...)");
+  TV3S_CHECK(err >= 0 && e.format, path, ": cannot set up the video container", ffmpeg::reason(err));
   const AVCodec* encoder = choose_encoder(e.format->oformat);
   TV3S_CHECK(encoder != nullptr, path, ": this FFmpeg has no encoder for ",
              avcodec_get_name(e.format->oformat->video_codec), ", the default codec of ",

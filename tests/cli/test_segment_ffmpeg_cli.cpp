@@ -16,6 +16,7 @@
 #include "src/pipeline/segmenter.h"
 #include "tests/io/io_test_util.h"
 #include "tests/io/video_test_util.h"
+#include "tests/models/parity_util.h"  // convert_with_cli
 
 using namespace tv3s;
 using namespace tv3s::test;
@@ -30,9 +31,7 @@ struct VideoFixture {
   TempDir dir;
   std::string model, video;
   VideoFixture() {
-    model = dir.file("tiny.safetensors");
-    const auto r = run_tv3s("convert " + shell_quoted(kData + "tiny_official.pth") + " " + shell_quoted(model));
-    REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    model = convert_with_cli(kData + "tiny_official.pth", dir.file("tiny.safetensors"));
     video = dir.file("street.mp4");
     ffmpeg("-framerate 15 -i " + shell_quoted(kData + "tiny_frames/%03d.png") +
            " -c:v libx264 -pix_fmt yuv420p -colorspace bt709 -movflags +faststart " + shell_quoted(video));

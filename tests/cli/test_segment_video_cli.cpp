@@ -16,6 +16,7 @@
 #include "src/io/y4m.h"
 #include "src/pipeline/segmenter.h"
 #include "tests/io/io_test_util.h"
+#include "tests/models/parity_util.h"  // convert_with_cli
 #include "tests/test_util.h"
 
 using namespace tv3s;
@@ -34,9 +35,7 @@ struct Fixture {
   test::TempDir dir;
   std::string model, frames;
   Fixture() {
-    model = dir.file("tiny.safetensors");
-    const auto r = run_tv3s("convert " + q(kData + "tiny_official.pth") + " " + q(model));
-    REQUIRE_MESSAGE(r.exit_code == 0, r.output);
+    model = test::convert_with_cli(kData + "tiny_official.pth", dir.file("tiny.safetensors"));
     frames = dir.file("video");
     fs::create_directories(frames);
     for (int i = 0; i < kFrames; ++i) {
