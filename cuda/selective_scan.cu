@@ -35,7 +35,10 @@
 // threads (147k in TV3S at B = 18), not chunked over L. Scratch memory: checkpoints
 // B·(L/16)·D·N and the dB/dC partials 2·B·(D·lanes/256)·L·N floats.
 //
-// Storage f32/f16/bf16, arithmetic in f32 with the full-accuracy expf/log1pf (no
+// Storage: u, Δ, B, C, z, y and their gradients f32/f16/bf16; A, D, delta_bias and the
+// carried state (initial, final, and their gradients) always f32, as mamba_ssm keeps them
+// (weight_t float): a 16-bit state would round the decay Π e^{Δ·A} at every frame of a
+// stream. Arithmetic in f32 with the full-accuracy expf/log1pf (no
 // fast-math intrinsics: __expf's error grows with |x|, and Δ·A reaches −100s).
 #include <algorithm>
 
@@ -57,20 +60,27 @@ constexpr int kBackwardThreads = 256;
 constexpr int kBackwardChunk = 16;  // tokens between checkpoints: the register arrays
 constexpr int kMinLanes = 4;        // backward: at most 64 channels per block
 
-// The inputs as raw pointers (optional ones null) and the sizes.
+// The inputs as raw pointers (optional ones null) and the sizes: the token streams in
+// the storage type T, the parameters and the initial state in f32.
 template <class T>
 struct ScanArgs {
-  const T *u, *delta, *A, *B, *C, *D, *z, *delta_bias, *h0;
+  const T *u, *delta, *B, *C, *z;
+  const float *A, *D, *delta_bias, *h0;
   int64_t batch, length, channels, states;
   bool softplus;
 };
 
 template <class T>
 ScanArgs<T> scan_args(const ScanInputs& in) {
-  return {ptr<T>(in.u),           ptr<T>(in.delta),          ptr<T>(in.A),
-          ptr<T>(in.B),           ptr<T>(in.C),              ptr_or_null<T>(in.D),
-          ptr_or_null<T>(in.z),   ptr_or_null<T>(in.delta_bias),
-          ptr_or_null<T>(in.initial_state),
+  return {ptr<T>(in.u),
+          ptr<T>(in.delta),
+          ptr<T>(in.B),
+          ptr<T>(in.C),
+          ptr_or_null<T>(in.z),
+          ptr<float>(in.A),
+          ptr_or_null<float>(in.D),
+          ptr_or_null<float>(in.delta_bias),
+          ptr_or_null<float>(in.initial_state),
           in.batch(),             in.length(),               in.channels(),
           in.states(),            in.delta_softplus};
 }
@@ -93,7 +103,7 @@ __device__ __forceinline__ float sum_over_states(float v, int lanes) {
 template <class T, int kMaxN, bool kStatesOnly>
 __global__ void __launch_bounds__(kForwardThreads)
     scan_chunk_kernel(ScanArgs<T> p, int64_t chunk_len, const float* chunk_start,
-                      float* chunk_end, float* chunk_delta_sum, T* y, T* final_state) {
+                      float* chunk_end, float* chunk_delta_sum, T* y, float* final_state) {
   TV3S_SHARED(float, tile_B, [kTokenTile][kMaxN]);
   TV3S_SHARED(float, tile_C, [kTokenTile][kMaxN]);
   const int64_t L = p.length, D = p.channels, N = p.states;
@@ -106,15 +116,15 @@ __global__ void __launch_bounds__(kForwardThreads)
 #pragma unroll
   for (int n = 0; n < kMaxN; ++n) {
     const bool real = active && n < N;
-    A[n] = real ? to_f32(p.A[d * N + n]) : 0.f;
+    A[n] = real ? p.A[d * N + n] : 0.f;
     h[n] = 0.f;
     if (!kStatesOnly && real) {
       if (chunk_start) h[n] = chunk_start[((b * chunks + chunk) * D + d) * N + n];
-      else if (p.h0) h[n] = to_f32(p.h0[(b * D + d) * N + n]);
+      else if (p.h0) h[n] = p.h0[(b * D + d) * N + n];
     }
   }
-  const float bias = active && p.delta_bias ? to_f32(p.delta_bias[d]) : 0.f;
-  const float skip = active && p.D ? to_f32(p.D[d]) : 0.f;
+  const float bias = active && p.delta_bias ? p.delta_bias[d] : 0.f;
+  const float skip = active && p.D ? p.D[d] : 0.f;
   float delta_sum = 0.f;
 
   for (int64_t tile = t0; tile < t1; tile += kTokenTile) {
@@ -159,20 +169,19 @@ __global__ void __launch_bounds__(kForwardThreads)
   } else if (chunk == chunks - 1) {
 #pragma unroll
     for (int n = 0; n < kMaxN; ++n)
-      if (n < N) final_state[(b * D + d) * N + n] = from_f32<T>(h[n]);
+      if (n < N) final_state[(b * D + d) * N + n] = h[n];
   }
 }
 
 // Pass 2: one thread per (b, d, n) joins the chunks in order. In: states = each chunk's
 // end state from 0; out: states = each chunk's start state (the first one's is h0).
-template <class T>
-__global__ void scan_join_chunks_kernel(const T* A, const T* h0, int64_t batch, int64_t chunks,
+__global__ void scan_join_chunks_kernel(const float* A, const float* h0, int64_t batch, int64_t chunks,
                                         int64_t D, int64_t N, const float* chunk_delta_sum,
                                         float* states) {
   TV3S_GRID_STRIDE(i, batch * D * N) {
     const int64_t n = i % N, d = i / N % D, b = i / (N * D);
-    const float rate = to_f32(A[d * N + n]);
-    float h = h0 ? to_f32(h0[i]) : 0.f;  // h0 is [B, D, N]: element i
+    const float rate = A[d * N + n];
+    float h = h0 ? h0[i] : 0.f;  // h0 is [B, D, N]: element i
     for (int64_t c = 0; c < chunks; ++c) {
       const int64_t at = ((b * chunks + c) * D + d) * N + n;
       const float end_from_zero = states[at];
@@ -218,7 +227,7 @@ void chunk_start_states(const ScanArgs<T>& p, int64_t chunk_len, int64_t chunks,
                                             nullptr, nullptr);
   check_launch("selective_scan (chunk end states)");
   const int64_t n = p.batch * p.channels * p.states;
-  launch<scan_join_chunks_kernel<T>>(blocks_for(n), kThreads, 0, stream(), p.A, p.h0, p.batch,
+  launch<scan_join_chunks_kernel>(blocks_for(n), kThreads, 0, stream(), p.A, p.h0, p.batch,
                                      chunks, p.channels, p.states, ptr<float>(delta_sum),
                                      ptr<float>(states));
   check_launch("selective_scan (join chunks)");
@@ -237,7 +246,7 @@ void forward_typed(const ScanInputs& in, Tensor& y, Tensor& final_state) {
   const dim3 grid(forward_tiles(p.channels), unsigned(chunks), unsigned(p.batch));
   launch<scan_chunk_kernel<T, kMaxN, false>>(grid, kForwardThreads, 0, stream(), p, chunk_len,
                                              chunks > 1 ? ptr<float>(states) : nullptr, nullptr,
-                                             nullptr, ptr<T>(y), ptr<T>(final_state));
+                                             nullptr, ptr<T>(y), ptr<float>(final_state));
   check_launch("selective_scan");
 }
 
@@ -247,7 +256,8 @@ void forward_typed(const ScanInputs& in, Tensor& y, Tensor& final_state) {
 // the partial sums (f32, null = not wanted) that finish_sums adds up.
 template <class T>
 struct BackwardOut {
-  T *du, *ddelta, *dz, *dh0;
+  T *du, *ddelta, *dz;
+  float* dh0;         // [B, D, N], f32 as the state
   float* dA_part;     // [B, D, N]: Σ over t, per sequence
   float* dD_part;     // [B, D]
   float* dbias_part;  // [B, D]
@@ -269,7 +279,7 @@ int64_t backward_shared_floats(int lanes) {
 template <class T>
 __global__ void __launch_bounds__(kBackwardThreads)
     scan_backward_kernel(ScanArgs<T> p, int lanes, const float* checkpoints, const T* dy,
-                         const T* dfinal, BackwardOut<T> out) {
+                         const float* dfinal, BackwardOut<T> out) {
   constexpr int K = kBackwardChunk;
   float* shared = dynamic_shared<float>();
   const int channels = kBackwardThreads / lanes, warps = kBackwardThreads / kWarpSize;
@@ -290,9 +300,9 @@ __global__ void __launch_bounds__(kBackwardThreads)
   const bool channel_ok = d < D, state_ok = channel_ok && n < N;
   const int64_t chunks = (L + K - 1) / K;
 
-  const float rate = state_ok ? to_f32(p.A[d * N + n]) : 0.f;
-  const float skip = channel_ok && p.D ? to_f32(p.D[d]) : 0.f;
-  float g = state_ok && dfinal ? to_f32(dfinal[(b * D + d) * N + n]) : 0.f;  // ∂L/∂h[t]
+  const float rate = state_ok ? p.A[d * N + n] : 0.f;
+  const float skip = channel_ok && p.D ? p.D[d] : 0.f;
+  float g = state_ok && dfinal ? dfinal[(b * D + d) * N + n] : 0.f;  // ∂L/∂h[t]
   float a_next = 1.f;  // a[t+1]
   float dA_sum = 0.f, dD_sum = 0.f, dbias_sum = 0.f;
 
@@ -306,7 +316,7 @@ __global__ void __launch_bounds__(kBackwardThreads)
       float dt = 0.f, dsp = 0.f, u = 0.f, s = 0.f, dzf = 0.f;
       if (k < len && dd < D) {
         const int64_t at = (b * L + t0 + k) * D + dd;
-        const float v = to_f32(p.delta[at]) + (p.delta_bias ? to_f32(p.delta_bias[dd]) : 0.f);
+        const float v = to_f32(p.delta[at]) + (p.delta_bias ? p.delta_bias[dd] : 0.f);
         dt = p.softplus ? softplus(v) : v;
         dsp = p.softplus ? softplus_grad(v) : 1.f;
         u = to_f32(p.u[at]);
@@ -405,7 +415,7 @@ __global__ void __launch_bounds__(kBackwardThreads)
   }
 
   if (state_ok) {
-    if (out.dh0) out.dh0[(b * D + d) * N + n] = from_f32<T>(a_next * g);  // a[0]·g[0]
+    if (out.dh0) out.dh0[(b * D + d) * N + n] = a_next * g;  // a[0]·g[0]
     if (out.dA_part) out.dA_part[(b * D + d) * N + n] = dA_sum;
   }
   if (n == 0 && channel_ok) {
@@ -455,21 +465,21 @@ void backward_typed(const ScanInputs& in, const Tensor& dy, const Tensor& dfinal
   Tensor dB_part = f32_scratch_if(g.B.defined(), Shape{Bn, groups, L, N});
   Tensor dC_part = f32_scratch_if(g.C.defined(), Shape{Bn, groups, L, N});
   const BackwardOut<T> out{ptr_or_null<T>(g.u),           ptr_or_null<T>(g.delta),
-                           ptr_or_null<T>(g.z),           ptr_or_null<T>(g.initial_state),
+                           ptr_or_null<T>(g.z),           ptr_or_null<float>(g.initial_state),
                            ptr_or_null<float>(dA_part),   ptr_or_null<float>(dD_part),
                            ptr_or_null<float>(dbias_part), ptr_or_null<float>(dB_part),
                            ptr_or_null<float>(dC_part)};
   const size_t shared_bytes = size_t(backward_shared_floats(lanes)) * sizeof(float);  // ≤ 40 KB
   launch<scan_backward_kernel<T>>(dim3(unsigned(groups), unsigned(Bn)), kBackwardThreads,
                                   shared_bytes, stream(), p, lanes, ptr<float>(checkpoints),
-                                  ptr_or_null<T>(dy), ptr_or_null<T>(dfinal), out);
+                                  ptr_or_null<T>(dy), ptr_or_null<float>(dfinal), out);
   check_launch("selective_scan backward");
 
   finish_sums<T>(dB_part, Bn, groups, L * N, g.B);
   finish_sums<T>(dC_part, Bn, groups, L * N, g.C);
-  finish_sums<T>(dA_part, 1, Bn, D * N, g.A);
-  finish_sums<T>(dD_part, 1, Bn, D, g.D);
-  finish_sums<T>(dbias_part, 1, Bn, D, g.delta_bias);
+  finish_sums<float>(dA_part, 1, Bn, D * N, g.A);
+  finish_sums<float>(dD_part, 1, Bn, D, g.D);
+  finish_sums<float>(dbias_part, 1, Bn, D, g.delta_bias);
 }
 
 // The grid puts sequences on y/z and chunks on y (≤ 65535 each).

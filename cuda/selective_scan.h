@@ -12,7 +12,8 @@ namespace tv3s {
 
 // The inputs of one scan, as the op received them (optional ones undefined). Shapes:
 // u, delta, z [B, L, D]; A [D, N]; B, C [B, L, N]; D, delta_bias [D]; initial_state
-// [B, D, N]. All contiguous, one dtype, one device (checked by the op).
+// [B, D, N]. All contiguous, one device; u, delta, B, C, z in one dtype, A, D, delta_bias
+// and initial_state in f32 (f64 for f64 u) — checked by the op.
 struct ScanInputs {
   Tensor u, delta, A, B, C, D, z, delta_bias, initial_state;
   bool delta_softplus = true;
@@ -24,7 +25,7 @@ struct ScanInputs {
 };
 
 // Gradients of the scan inputs, one per ScanInputs tensor. The caller allocates the ones
-// it wants (right shape, the inputs' dtype and device) and leaves the rest undefined;
+// it wants (right shape, each its input's dtype and device) and leaves the rest undefined;
 // the backward fills every element of each defined one.
 struct ScanGrads {
   Tensor u, delta, A, B, C, D, z, delta_bias, initial_state;
@@ -35,7 +36,7 @@ namespace cuda {
 // The CUDA kernels keep a channel's states in registers / one warp lane per state.
 constexpr int64_t kScanMaxStates = 32;
 
-// y [B, L, D] and final_state [B, D, N] (same dtype as the inputs; f32/f16/bf16).
+// y [B, L, D] in u's dtype (f32/f16/bf16) and final_state [B, D, N] in f32.
 // Needs L ≥ 1, B·D ≥ 1 and N ≤ kScanMaxStates.
 void selective_scan_forward(const ScanInputs& in, Tensor& y, Tensor& final_state);
 

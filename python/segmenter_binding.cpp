@@ -43,16 +43,13 @@ void check_video(const PySegmenter& self, int64_t video, const char* what) {
 
 void init(PySegmenter* self, const std::filesystem::path& path, const std::optional<std::string>& mode,
           const std::string& device, const std::string& precision, int64_t videos, const std::string& resize) {
-  // Only fp32 exists in the library today: anything else would silently be fp32 anyway.
-  if (precision != "fp32")
-    throw nb::value_error(("precision '" + precision + "': this build runs inference in fp32 only "
-                           "(16-bit inference is not implemented yet)").c_str());
   if (videos < 1) throw nb::value_error(str("videos ", videos, ": must be at least 1").c_str());
   SegmenterOptions options;
   if (mode) options.mode = parse_argument(parse_segment_mode, *mode);
   options.device = parse_device(device);
   options.videos = videos;
   options.resize = parse_argument(parse_input_resize, resize);
+  options.precision = parse_argument(parse_precision, precision);
   if (options.device == Device::CUDA && !cuda_available())
     fail("device cuda: no usable CUDA GPU (or a build without CUDA)");
   Segmenter loaded = [&] {
@@ -121,7 +118,8 @@ void bind_segmenter(nb::module_& m) {
            nb::arg("precision") = "fp32", nb::arg("videos") = 1, nb::arg("resize") = "none",
            "Loads a tv3s model file (.safetensors from `tv3s convert`).\n\n"
            "mode: 'frame' | 'stream' | 'clip' (None: stream for a TV3S model, frame for a SegFormer).\n"
-           "device: 'cpu' | 'cuda'. precision: 'fp32' (the only one this build has).\n"
+           "device: 'cpu' | 'cuda'. precision: 'fp32' | 'fp16' | 'bf16' (16-bit: emulated on the "
+           "CPU, accuracy not speed).\n"
            "videos: videos segmented side by side, one frame of each per segment() call.\n"
            "resize: 'none' | 'vspw' | 'cityscapes' (the official test resize; outputs keep the "
            "frame's size).\nRaises tv3s.Error for a file that cannot be loaded, ValueError for a "

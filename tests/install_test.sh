@@ -27,7 +27,10 @@ model="$tmp/tiny.safetensors"
 out=$("$tmp/build/segment_c" "$model" 1) || fail "segment_c failed: $out"
 grep -q "^video 1 frame 0: " <<< "$out" || fail "segment_c printed no histogram for video 1:
 $out"
+out=$("$tmp/build/segment_nv12" "$model" 2 fp16) || fail "segment_nv12 failed: $out"
+grep -q "^fp16 on cpu, carried state " <<< "$out" || fail "segment_nv12 printed no summary:
+$out"
 { printf 'P6\n64 48\n255\n'; head -c $((64 * 48 * 3)) /dev/zero | tr '\0' '\200'; } > "$tmp/grey.ppm"
 out=$("$tmp/build/segment_ppm" "$model" "$tmp/out" "$tmp/grey.ppm") || fail "segment_ppm failed: $out"
 [ -s "$tmp/out/grey.pgm" ] || fail "segment_ppm wrote no label map"
-echo "install test: ok (find_package(tv3s) from $tmp/prefix; segment_c and segment_ppm built and run)"
+echo "install test: ok (find_package(tv3s) from $tmp/prefix; segment_c, segment_nv12 and segment_ppm built and run)"

@@ -6,6 +6,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace tv3s {
 
@@ -18,6 +19,11 @@ const char* device_name(Device device);
 inline bool is_floating(DType d) {
   return d == DType::f32 || d == DType::f16 || d == DType::bf16 || d == DType::f64;
 }
+
+// The names of a precision on the command line and in the APIs: "fp32", "fp16", "bf16"
+// (f32, f16, bf16). parse_precision throws an Error for any other name.
+DType parse_precision(const std::string& name);
+const char* precision_name(DType dtype);  // "fp32", "fp16", "bf16"; dtype_name otherwise
 
 // IEEE binary16 and bfloat16 conversions, round-to-nearest-even, NaN/Inf preserved.
 uint16_t f32_to_f16(float value);

@@ -17,6 +17,9 @@ struct MemoryStats {
   size_t peak_bytes = 0;          // max of current_bytes since the last reset_peak_memory()
   size_t reserved_bytes = 0;      // live + cached blocks obtained from the system/driver
   uint64_t device_allocations = 0;  // aligned_alloc / cudaMalloc calls so far
+  size_t scratch_bytes = 0;       // CPU: the kernels' per-thread scratch, kept outside the
+                                  // tensor allocator (GEMM packing panels, attention rows);
+                                  // grows to its high-water mark and stays
 };
 
 MemoryStats memory_stats(Device device);

@@ -20,6 +20,13 @@
 // States start at zero at the first frame of every video; reset() starts a new video.
 // Several videos run as one batch: `videos` in the options, one frame of each per call.
 //
+// Precision: f32 (default), or f16 / bf16 — the model's parameters converted once at
+// load and its activations in 16 bits, with f32 where the official code keeps f32 (norms,
+// softmax, the scan's parameters and state, the Mamba residual stream: precision.h in
+// src/models has the list). On CUDA the GPU stores 16 bits; on the CPU, which has no
+// 16-bit arithmetic, the 16-bit matrix products are emulated as training's autocast does
+// (accuracy as on the GPU, not faster). Logits and labels come back in f32 / u8 either way.
+//
 // Sizes: with `resize` none the network sees each frame at its own size; with vspw or
 // cityscapes it sees the frame resized as the official test pipeline does (model-spec
 // §8.1), and the logits are resized back to the frame's size before the argmax. Frames
@@ -73,11 +80,25 @@ struct RgbFrame {
   int64_t stride = 0;
 };
 
+// A frame as NV12 — what cameras and hardware video decoders (a Jetson's NVDEC, V4L2)
+// hand out: a plane of 8-bit Y (height rows of width samples) and a plane of interleaved
+// U, V at half resolution (ceil(height/2) rows of ceil(width/2) pairs). BT.601 or BT.709,
+// limited ("video", Y 16..235) or full range. Read during the call, not kept.
+struct Nv12Frame {
+  const uint8_t* y = nullptr;
+  const uint8_t* uv = nullptr;
+  int width = 0, height = 0;
+  int64_t y_stride = 0, uv_stride = 0;  // bytes from one row to the next; 0: tight
+  bool bt709 = false;                   // else BT.601
+  bool full_range = false;              // else limited
+};
+
 struct SegmenterOptions {
   std::optional<SegmentMode> mode;  // default: stream for a TV3S model, frame for SegFormer
   Device device = Device::CPU;
   int64_t videos = 1;               // videos segmented side by side (one batch)
   InputResize resize = InputResize::none;
+  DType precision = DType::f32;     // f32, f16 or bf16 (parse_precision: "fp32", "fp16", "bf16")
 };
 
 struct Segmentation {
@@ -95,16 +116,24 @@ class Segmenter {
                              const std::string& what);
   // stream for a TV3S model, frame for a SegFormer.
   static SegmentMode default_mode(const ModelConfig& config);
-  // From models built in memory (src/models).
-  Segmenter(std::shared_ptr<const Tv3s> tv3s, SegmentMode mode, int64_t videos = 1);
-  explicit Segmenter(std::shared_ptr<const Segformer> segformer, int64_t videos = 1);
+  // From models built in memory (src/models). `precision`: the one their weights were
+  // made for (weights_in_precision, src/models/precision.h).
+  Segmenter(std::shared_ptr<const Tv3s> tv3s, SegmentMode mode, int64_t videos = 1,
+            DType precision = DType::f32);
+  explicit Segmenter(std::shared_ptr<const Segformer> segformer, int64_t videos = 1,
+                     DType precision = DType::f32);
   ~Segmenter();
   Segmenter(Segmenter&&) noexcept;
   Segmenter& operator=(Segmenter&&) noexcept;
 
   // The next frame of each video (frames.size() == videos(), all of one size): labels at
   // the frame size, and the logits too when `want_logits`.
+  // Without `resize` the pixels go straight into the input tensor, and in the steady
+  // state (from the second frame of a size on) a call takes all its tensors from the
+  // caching allocators: no allocation from the system (tv3s/memory.h's counters).
   Segmentation segment(const std::vector<RgbFrame>& frames, bool want_logits = false);
+  // The same from NV12 frames (converted to RGB as the video reader does, then as above).
+  Segmentation segment(const std::vector<Nv12Frame>& frames, bool want_logits = false);
 
   // The tensor-level step under segment(): frames [V, H, W, 3] normalised RGB (mmseg's
   // mean/std, any device) already at the network input size. Returns logits [V, H, W, K]
@@ -116,6 +145,7 @@ class Segmenter {
   void reset(int64_t video = -1);
 
   SegmentMode mode() const { return mode_; }
+  DType precision() const { return precision_; }
   InputResize resize() const { return resize_; }
   void set_resize(InputResize rule);  // only between videos: every frame index must be 0
   int64_t videos() const { return int64_t(frame_index_.size()); }
@@ -131,13 +161,16 @@ class Segmenter {
  private:
   struct State;  // the carried state of stream and clip mode
   Tensor push_clip(const Tv3sOutput& frame);
+  Tensor input_tensor(const std::vector<RgbFrame>& frames) const;  // [V, H, W, 3] normalised
 
   SegmentMode mode_;
+  DType precision_ = DType::f32;
   InputResize resize_ = InputResize::none;
   std::shared_ptr<const Tv3s> tv3s_;
   std::shared_ptr<const Segformer> segformer_;  // the per-frame path (also inside tv3s_)
   std::vector<int64_t> frame_index_;            // frames seen per video since its reset
   std::unique_ptr<State> state_;
+  std::vector<uint8_t> nv12_rgb_;  // NV12 frames as RGB, reused from call to call
 };
 
 }  // namespace tv3s

@@ -17,6 +17,14 @@
  *   tv3s_reset(seg, 1);                                // video 1 starts a new video
  *   tv3s_destroy(seg);
  *
+ * For embedded integrators (a Jetson and its camera or hardware decoder): frames can come
+ * in as NV12 as well as RGB (tv3s_segment_frames); labels and logits are written into
+ * the caller's buffers; from the second frame of a size on, a call takes every tensor
+ * from the library's caching allocators and allocates nothing from the system or the
+ * driver (on CUDA no cudaMalloc). options.precision runs the model in 16 bits;
+ * options.videos is the number of videos in flight, one batch; tv3s_state_bytes is
+ * what each set of videos carries from frame to frame. examples/embedded.c shows it all.
+ *
  * Thread safety: a segmenter is used by one thread at a time (calls on one handle must
  * not overlap); different segmenters may run on different threads at once. Error
  * messages are kept per thread. Pixels are read during a call and never kept.
@@ -73,6 +81,14 @@ typedef enum tv3s_device {
   TV3S_DEVICE_CUDA = 1 /* needs a build with CUDA and a usable GPU */
 } tv3s_device;
 
+typedef enum tv3s_precision {
+  TV3S_PRECISION_FP32 = 0, /* f32 throughout (the official numbers) */
+  TV3S_PRECISION_FP16 = 1, /* parameters and activations in f16, f32 inside norms, softmax,
+                              the scan's state and the residual stream; on the CPU the 16-bit
+                              products are emulated (accuracy as a GPU's, not faster) */
+  TV3S_PRECISION_BF16 = 2  /* the same in bfloat16 */
+} tv3s_precision;
+
 typedef enum tv3s_resize {
   TV3S_RESIZE_NONE = 0,      /* the network sees each frame at its own size */
   TV3S_RESIZE_VSPW = 1,      /* the official VSPW test resize (labels still at frame size) */
@@ -92,9 +108,11 @@ typedef struct tv3s_options {
   int resize;         /* a tv3s_resize */
   int threads;        /* OpenMP threads for the CPU work of each call (the calling
                          thread's setting is restored afterwards); 0 = OpenMP's default */
+  int precision;      /* a tv3s_precision (added after 0.1.0: a caller built with the
+                         shorter struct gets fp32) */
 } tv3s_options;
 
-#define TV3S_OPTIONS_INIT {sizeof(tv3s_options), 0, 0, 0, 0, 0}
+#define TV3S_OPTIONS_INIT {sizeof(tv3s_options), 0, 0, 0, 0, 0, 0}
 
 /* ---- the segmenter ------------------------------------------------------------------ */
 
@@ -129,6 +147,35 @@ void tv3s_destroy(tv3s_segmenter* seg);
 tv3s_status tv3s_segment(tv3s_segmenter* seg, const uint8_t* const* frames_rgb, int num_frames,
                          int width, int height, int64_t stride, uint8_t* labels_out,
                          float* logits_out);
+
+/* ---- frames in other layouts ------------------------------------------------------- */
+
+typedef enum tv3s_pixel_format {
+  TV3S_PIXELS_RGB = 0, /* planes[0]: 8-bit R, G, B per pixel */
+  TV3S_PIXELS_NV12 = 1 /* planes[0]: Y, height rows of width bytes; planes[1]: U, V
+                          interleaved, (height + 1) / 2 rows of (width + 1) / 2 pairs */
+} tv3s_pixel_format;
+
+typedef enum tv3s_yuv_colors { /* NV12's matrix and range */
+  TV3S_YUV_BT601_LIMITED = 0,  /* SD video and most cameras (Y 16..235) */
+  TV3S_YUV_BT709_LIMITED = 1,  /* HD video */
+  TV3S_YUV_BT601_FULL = 2,     /* JPEG-style full range (Y 0..255) */
+  TV3S_YUV_BT709_FULL = 3
+} tv3s_yuv_colors;
+
+/* One frame already decoded, in the caller's memory (read during the call, not kept). */
+typedef struct tv3s_frame {
+  int format;               /* a tv3s_pixel_format */
+  int yuv_colors;           /* NV12: a tv3s_yuv_colors; ignored for RGB */
+  const uint8_t* planes[2]; /* planes[1] NULL for RGB */
+  int64_t strides[2];       /* bytes from one row to the next per plane; 0 = tight */
+} tv3s_frame;
+
+/* As tv3s_segment, from `num_frames` frames (one per video, all of one format and size).
+ * Argument errors (a NULL plane, a short stride, mixed formats) are found before
+ * anything is read or written. */
+tv3s_status tv3s_segment_frames(tv3s_segmenter* seg, const tv3s_frame* frames, int num_frames,
+                                int width, int height, uint8_t* labels_out, float* logits_out);
 
 /* Starts video `video` anew (its next frame is frame 0 of a new video); -1 resets all. */
 tv3s_status tv3s_reset(tv3s_segmenter* seg, int video);

@@ -125,6 +125,12 @@ tv3s::SegmenterOptions segmenter_options(const tv3s_options& o) {
     case TV3S_RESIZE_CITYSCAPES: options.resize = tv3s::InputResize::cityscapes; break;
     default: invalid(tv3s::str(where, "resize is ", o.resize, " (0 none, 1 vspw, 2 cityscapes)"));
   }
+  switch (o.precision) {
+    case TV3S_PRECISION_FP32: options.precision = tv3s::DType::f32; break;
+    case TV3S_PRECISION_FP16: options.precision = tv3s::DType::f16; break;
+    case TV3S_PRECISION_BF16: options.precision = tv3s::DType::bf16; break;
+    default: invalid(tv3s::str(where, "precision is ", o.precision, " (0 fp32, 1 fp16, 2 bf16)"));
+  }
   if (o.videos < 0) invalid(tv3s::str(where, "videos is ", o.videos, " (at least 1; 0 means 1)"));
   if (o.threads < 0) invalid(tv3s::str(where, "threads is ", o.threads, " (0 means OpenMP's default)"));
   options.videos = o.videos == 0 ? 1 : o.videos;
@@ -148,25 +154,20 @@ void check_class(const tv3s_segmenter* seg, int index, const char* function) {
                       seg->classes.size(), " classes)"));
 }
 
-// Everything tv3s_segment checks before it touches a pixel.
-void check_segment_arguments(const tv3s_segmenter* seg, const uint8_t* const* frames,
-                             int num_frames, int width, int height, int64_t stride,
-                             const uint8_t* labels_out) {
-  const char* f = "tv3s_segment";
+// What tv3s_segment and tv3s_segment_frames check before they touch a pixel: the
+// handle, the frame count and size, the labels buffer, the videos' size so far.
+void check_call(const tv3s_segmenter* seg, const char* f, const void* frames,
+                const char* frames_name, int num_frames, int width, int height,
+                const uint8_t* labels_out) {
   check_handle(seg, f);
   const int64_t videos = seg->segmenter.videos();
-  if (!frames) invalid(tv3s::str(f, ": frames_rgb is NULL"));
+  if (!frames) invalid(tv3s::str(f, ": ", frames_name, " is NULL"));
   if (num_frames != videos)
     invalid(tv3s::str(f, ": ", num_frames, " frames for ", videos,
                       " videos (one frame of every video per call)"));
-  for (int v = 0; v < num_frames; ++v)
-    if (!frames[v]) invalid(tv3s::str(f, ": frames_rgb[", v, "] is NULL"));
   // 1 << 15 per side bounds every size computed from them far inside int64 and size_t.
   if (width <= 0 || height <= 0 || width > (1 << 15) || height > (1 << 15))
     invalid(tv3s::str(f, ": frame size ", width, "×", height, " (each side 1 to 32768)"));
-  if (stride != 0 && (stride < int64_t(width) * 3 || stride > (int64_t(1) << 40)))
-    invalid(tv3s::str(f, ": stride ", stride, " for width ", width, " (0, or at least width × 3 = ",
-                      int64_t(width) * 3, ")"));
   if (!labels_out) invalid(tv3s::str(f, ": labels_out is NULL"));
   bool started = false;
   for (int64_t v = 0; v < videos; ++v) started = started || seg->segmenter.frame_index(v) > 0;
@@ -174,6 +175,23 @@ void check_segment_arguments(const tv3s_segmenter* seg, const uint8_t* const* fr
     invalid(tv3s::str(f, ": frames are ", width, "×", height, ", the videos' earlier frames ",
                       seg->width, "×", seg->height,
                       " (a video keeps one size; tv3s_reset(seg, -1) before changing it)"));
+}
+
+// A row stride: 0 (tight) or at least the row's bytes, `tight` (spelled `tight_text`).
+void check_stride(const char* f, const std::string& what, int64_t stride, int width,
+                  int64_t tight, const char* tight_text) {
+  if (stride != 0 && (stride < tight || stride > (int64_t(1) << 40)))
+    invalid(tv3s::str(f, ": ", what, "stride ", stride, " for width ", width, " (0, or at least ",
+                      tight_text, " = ", tight, ")"));
+}
+
+// The labels (and logits) of one call into the caller's buffers.
+void copy_out(const tv3s::Segmentation& out, uint8_t* labels_out, float* logits_out) {
+  std::memcpy(labels_out, out.labels.data<uint8_t>(), out.labels.nbytes());
+  if (logits_out) {
+    const tv3s::Tensor logits = out.logits.cpu();
+    std::memcpy(logits_out, logits.data<float>(), logits.nbytes());
+  }
 }
 
 }  // namespace
@@ -225,18 +243,71 @@ tv3s_status tv3s_segment(tv3s_segmenter* seg, const uint8_t* const* frames_rgb, 
                          int width, int height, int64_t stride, uint8_t* labels_out,
                          float* logits_out) {
   return guarded(TV3S_RUNTIME_ERROR, [&] {
-    check_segment_arguments(seg, frames_rgb, num_frames, width, height, stride, labels_out);
+    const char* f = "tv3s_segment";
+    check_call(seg, f, frames_rgb, "frames_rgb", num_frames, width, height, labels_out);
+    for (int v = 0; v < num_frames; ++v)
+      if (!frames_rgb[v]) invalid(tv3s::str(f, ": frames_rgb[", v, "] is NULL"));
+    check_stride(f, "", stride, width, int64_t(width) * 3, "width × 3");
     tv3s::NoGradGuard no_grad;
     ThreadsScope threads_scope(seg->threads);
     std::vector<tv3s::RgbFrame> frames;
     for (int v = 0; v < num_frames; ++v) frames.push_back({frames_rgb[v], width, height, stride});
     const tv3s::Segmentation out = seg->segmenter.segment(frames, logits_out != nullptr);
     seg->width = width, seg->height = height;
-    std::memcpy(labels_out, out.labels.data<uint8_t>(), out.labels.nbytes());
-    if (logits_out) {
-      const tv3s::Tensor logits = out.logits.cpu();
-      std::memcpy(logits_out, logits.data<float>(), logits.nbytes());
+    copy_out(out, labels_out, logits_out);
+  });
+}
+
+tv3s_status tv3s_segment_frames(tv3s_segmenter* seg, const tv3s_frame* frames, int num_frames,
+                                int width, int height, uint8_t* labels_out, float* logits_out) {
+  return guarded(TV3S_RUNTIME_ERROR, [&] {
+    const char* f = "tv3s_segment_frames";
+    check_call(seg, f, frames, "frames", num_frames, width, height, labels_out);
+    const int format = frames[0].format;
+    if (format != TV3S_PIXELS_RGB && format != TV3S_PIXELS_NV12)
+      invalid(tv3s::str(f, ": frames[0].format is ", format, " (0 RGB, 1 NV12)"));
+    for (int v = 0; v < num_frames; ++v) {
+      const tv3s_frame& frame = frames[v];
+      const std::string name = tv3s::str("frames[", v, "]");
+      if (frame.format != format)
+        invalid(tv3s::str(f, ": ", name, ".format is ", frame.format, ", frames[0]'s ", format,
+                          " (one format per call)"));
+      if (!frame.planes[0]) invalid(tv3s::str(f, ": ", name, ".planes[0] is NULL"));
+      if (format == TV3S_PIXELS_RGB) {
+        check_stride(f, name + ".strides[0]: RGB ", frame.strides[0], width, int64_t(width) * 3, "width × 3");
+        continue;
+      }
+      if (!frame.planes[1]) invalid(tv3s::str(f, ": ", name, ".planes[1] (NV12's UV plane) is NULL"));
+      if (frame.yuv_colors < TV3S_YUV_BT601_LIMITED || frame.yuv_colors > TV3S_YUV_BT709_FULL)
+        invalid(tv3s::str(f, ": ", name, ".yuv_colors is ", frame.yuv_colors, " (0 to 3)"));
+      check_stride(f, name + ".strides[0]: Y ", frame.strides[0], width, width, "width");
+      check_stride(f, name + ".strides[1]: UV ", frame.strides[1], width,
+                   2 * ((int64_t(width) + 1) / 2), "2 × ceil(width / 2)");
     }
+    tv3s::NoGradGuard no_grad;
+    ThreadsScope threads_scope(seg->threads);
+    tv3s::Segmentation out;
+    if (format == TV3S_PIXELS_RGB) {
+      std::vector<tv3s::RgbFrame> rgb;
+      for (int v = 0; v < num_frames; ++v)
+        rgb.push_back({frames[v].planes[0], width, height, frames[v].strides[0]});
+      out = seg->segmenter.segment(rgb, logits_out != nullptr);
+    } else {
+      std::vector<tv3s::Nv12Frame> nv12;
+      for (int v = 0; v < num_frames; ++v) {
+        const tv3s_frame& frame = frames[v];
+        tv3s::Nv12Frame n;
+        n.y = frame.planes[0], n.uv = frame.planes[1];
+        n.width = width, n.height = height;
+        n.y_stride = frame.strides[0], n.uv_stride = frame.strides[1];
+        n.bt709 = frame.yuv_colors == TV3S_YUV_BT709_LIMITED || frame.yuv_colors == TV3S_YUV_BT709_FULL;
+        n.full_range = frame.yuv_colors == TV3S_YUV_BT601_FULL || frame.yuv_colors == TV3S_YUV_BT709_FULL;
+        nv12.push_back(n);
+      }
+      out = seg->segmenter.segment(nv12, logits_out != nullptr);
+    }
+    seg->width = width, seg->height = height;
+    copy_out(out, labels_out, logits_out);
   });
 }
 

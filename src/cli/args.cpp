@@ -61,6 +61,13 @@ Device Args::device(const std::string& flag) {
   throw UsageError{"unknown " + flag + " '" + name + "' (cpu or cuda)"};
 }
 
+DType Args::precision(const std::string& flag) {
+  const std::string name = value(flag);
+  if (name != "fp32" && name != "fp16" && name != "bf16")
+    throw UsageError{"unknown " + flag + " '" + name + "' (fp32, fp16 or bf16)"};
+  return parse_precision(name);
+}
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }

@@ -36,6 +36,8 @@ class Args {
   std::pair<long long, long long> size(const std::string& flag, long long lo, long long hi);
   // The value as a device: "cpu" or "cuda" (tv3s::device_name spells it back).
   Device device(const std::string& flag);
+  // The value as an inference precision: "fp32", "fp16" or "bf16" (tv3s::parse_precision).
+  DType precision(const std::string& flag);
   // The value as an OpenMP thread count, 1 to 1024.
   int threads(const std::string& flag) { return int(integer(flag, 1, 1024)); }
 

@@ -25,7 +25,7 @@ const char* kUsage =
     "usage: tv3s eval [MODEL.safetensors] --data ROOT [--dataset vspw|cityscapes]\n"
     "                 [--split val|test] [--pred DIR] [--protocol stream|official|both] [--mode stream|clip]\n"
     "                 [--save-pred DIR] [--json FILE] [--device cpu|cuda] [--threads N]\n"
-    "                 [--videos a,b,...|--limit N] [--quiet]\n"
+    "                 [--precision fp32|fp16|bf16] [--videos a,b,...|--limit N] [--quiet]\n"
     "  MODEL            run this model on the set (or give --pred DIR, not both)\n"
     "  --data ROOT      a VSPW root (<split>.txt, data/<video>/{origin,mask}/) or a Cityscapes\n"
     "                   root (gtFine/, leftImg8bit/, leftImg8bit_sequence/)\n"
@@ -41,6 +41,7 @@ const char* kUsage =
     "                   (with --protocol both: DIR/official/ and DIR/stream/)\n"
     "  --json FILE      the results as JSON (percent, full precision)\n"
     "  --device D       cpu (default) or cuda\n"
+    "  --precision P    fp32 (default), fp16 or bf16 (as tv3s segment: emulated on the CPU)\n"
     "  --threads N      OpenMP threads for the CPU\n"
     "  --videos a,b     only these videos (Cityscapes: cities); --limit N: the first N videos\n"
     "                   (Cityscapes: annotated frames)\n"
@@ -95,6 +96,8 @@ Options parse(int argc, char** argv, bool& help) {
       o.json = args.value(a);
     } else if (a == "--device") {
       o.device = args.device(a);
+    } else if (a == "--precision") {
+      o.precision = args.precision(a);
     } else if (a == "--threads") {
       omp_set_num_threads(args.threads(a));
     } else if (a == "--videos") {

@@ -84,6 +84,9 @@ const char* kUsage =
     "                      or full\n"
     "  --json FILE|-       summary as JSON: frames, FPS, latency, peak memory\n"
     "  --device D          cpu (default) or cuda\n"
+    "  --precision P       fp32 (default), fp16 or bf16: the model in 16 bits (f32 kept in\n"
+    "                      norms, softmax, the scan's state); on the CPU emulated: the\n"
+    "                      accuracy of a GPU's 16-bit run, not its speed\n"
     "  --threads N         OpenMP threads for the CPU\n"
     "  --quiet             no progress bar, no summary line\n"
     "FFmpeg's own messages stay silent (quoted in errors); TV3S_FFMPEG_LOG=warning shows them.\n";
@@ -95,6 +98,7 @@ struct Options {
   std::string model, mode, out_dir, overlay_dir, logits_dir, y4m_out, video_out, json, palette;
   std::string resize = "none", yuv_matrix = "auto", yuv_range = "auto", video_shows = "overlay";
   Device device = Device::CPU;
+  DType precision = DType::f32;
   float alpha = 0.5f;
   bool quiet = false;
 };
@@ -118,6 +122,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--yuv-matrix") o.yuv_matrix = args.value(a);
     else if (a == "--yuv-range") o.yuv_range = args.value(a);
     else if (a == "--device") o.device = args.device(a);
+    else if (a == "--precision") o.precision = args.precision(a);
     else if (a == "--threads") omp_set_num_threads(args.threads(a));
     else if (a == "--quiet") o.quiet = true;
     else if (a == "--alpha") {
@@ -282,6 +287,7 @@ int run_segment(int argc, char** argv) {
   if (!o.mode.empty()) options.mode = parse_segment_mode(o.mode);
   options.device = device;
   options.resize = parse_input_resize(o.resize);
+  options.precision = o.precision;
   const data::ClassTable classes = o.palette.empty()
                                        ? data::classes_of(file.config.num_classes, file.config.class_names, file.config.palette)
                                        : data::class_table_by_name(o.palette, file.config.num_classes);
@@ -385,6 +391,7 @@ int run_segment(int argc, char** argv) {
       {"mode", segment_mode_name(segmenter.mode())},
       {"resize", input_resize_name(segmenter.resize())},
       {"device", device_name(device)},
+      {"precision", precision_name(segmenter.precision())},
       {"threads", device == Device::CPU ? omp_get_max_threads() : 0},
       {"video_codec", video_out.codec()},
       {"state_bytes", int64_t(segmenter.state_bytes())},

@@ -16,6 +16,8 @@
 // PYTORCH_NO_CUDA_MEMORY_CACHING=1): every tensor gets a cudaMalloc of its own size, freed
 // at once. Slower, but compute-sanitizer, or the device emulator's guard pages, then see
 // each tensor's bounds instead of those of a larger cached block.
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -178,9 +180,17 @@ std::shared_ptr<Storage> allocate_storage(Device device, size_t bytes) {
   return std::make_shared<Storage>(p, block, device);
 }
 
+namespace {
+std::atomic<std::ptrdiff_t> g_cpu_scratch{0};
+}  // namespace
+
+void count_cpu_scratch(std::ptrdiff_t delta_bytes) { g_cpu_scratch += delta_bytes; }
+
 MemoryStats memory_stats(Device device) {
   if (device == Device::CUDA && !cuda::available()) return {};
-  return allocator_for(device).stats();
+  MemoryStats stats = allocator_for(device).stats();
+  if (device == Device::CPU) stats.scratch_bytes = size_t(std::max<std::ptrdiff_t>(0, g_cpu_scratch.load()));
+  return stats;
 }
 
 void reset_peak_memory(Device device) {

@@ -6,6 +6,22 @@
 
 namespace tv3s {
 
+DType parse_precision(const std::string& name) {
+  if (name == "fp32") return DType::f32;
+  if (name == "fp16") return DType::f16;
+  if (name == "bf16") return DType::bf16;
+  throw Error("unknown precision '" + name + "' (fp32, fp16 or bf16)");
+}
+
+const char* precision_name(DType d) {
+  switch (d) {
+    case DType::f32: return "fp32";
+    case DType::f16: return "fp16";
+    case DType::bf16: return "bf16";
+    default: return dtype_name(d);
+  }
+}
+
 size_t dtype_size(DType d) {
   switch (d) {
     case DType::f32: return 4;

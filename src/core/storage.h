@@ -21,4 +21,9 @@ struct Storage {
 
 std::shared_ptr<Storage> allocate_storage(Device device, size_t bytes);
 
+// CPU kernels that keep per-thread scratch buffers outside the tensor allocator report
+// each change of their size here (bytes, + when grown, − when freed): MemoryStats::
+// scratch_bytes.
+void count_cpu_scratch(std::ptrdiff_t delta_bytes);
+
 }  // namespace tv3s

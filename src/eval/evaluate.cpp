@@ -9,6 +9,7 @@
 #include "src/io/atomic_file.h"
 #include "src/io/image.h"
 #include "src/models/model_file.h"
+#include "src/models/precision.h"
 #include "src/pipeline/official_resize.h"
 #include "src/pipeline/preprocess.h"
 #include "src/pipeline/segmenter.h"
@@ -169,8 +170,8 @@ std::vector<ProtocolResult> evaluate_set(const EvalSet& set, const Model& model,
     const Protocol& p = options.protocols[i];
     run.result.protocol = p.name;
     run.resize = p.resize;
-    if (model.tv3s) run.segmenter = std::make_unique<Segmenter>(model.tv3s, p.mode, 1);
-    else run.segmenter = std::make_unique<Segmenter>(model.segformer, 1);
+    if (model.tv3s) run.segmenter = std::make_unique<Segmenter>(model.tv3s, p.mode, 1, model.precision);
+    else run.segmenter = std::make_unique<Segmenter>(model.segformer, 1, model.precision);
     run.segmenter->set_resize(run.resize);
     run.result.mode = segment_mode_name(model.tv3s ? p.mode : SegmentMode::frame);
     run.result.resize = input_resize_name(run.resize);
@@ -262,8 +263,11 @@ Evaluation evaluate(const EvalRequest& o) {
     TV3S_CHECK(file.config.kind == ModelKind::tv3s || file.config.kind == ModelKind::segformer, o.model,
                ": holds a '", file.config.kind, "' model (a backbone only); evaluation needs a head");
     model_classes = file.config.num_classes;
-    if (file.config.kind == ModelKind::tv3s) model.tv3s = std::make_shared<const Tv3s>(file.config, std::move(file.weights));
-    else model.segformer = std::make_shared<const Segformer>(file.config, std::move(file.weights));
+    Weights weights = weights_in_precision(file.weights, o.precision);
+    file.weights = Weights();
+    model.precision = o.precision;
+    if (file.config.kind == ModelKind::tv3s) model.tv3s = std::make_shared<const Tv3s>(file.config, std::move(weights));
+    else model.segformer = std::make_shared<const Segformer>(file.config, std::move(weights));
   }
   LoopOptions loop;
   loop.pred_dir = o.pred_dir;
@@ -307,6 +311,8 @@ Evaluation evaluate(const EvalRequest& o) {
   e.info.split = o.split;
   e.info.root = o.root;
   e.info.source = o.pred_dir.empty() ? "model " + o.model : "predictions " + o.pred_dir;
+  if (o.pred_dir.empty() && o.precision != DType::f32)
+    e.info.source += std::string(" in ") + precision_name(o.precision);
   e.info.classes = set.classes;
   e.info.classes_from = set.classes_from;
   return e;

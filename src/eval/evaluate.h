@@ -72,6 +72,7 @@ std::vector<int> cityscapes_context(const std::vector<Protocol>& protocols);
 struct Model {
   std::shared_ptr<const Tv3s> tv3s;
   std::shared_ptr<const Segformer> segformer;
+  DType precision = DType::f32;  // what its weights were made for (src/models/precision.h)
 };
 
 struct LoopOptions {
@@ -95,6 +96,7 @@ struct EvalRequest {
   std::string json;                   // checked to be writable before the run (the caller writes it)
   std::string stream_mode = "stream"; // how a TV3S runs under the stream protocol: stream or clip
   Device device = Device::CPU;
+  DType precision = DType::f32;       // the model in f32, or f16/bf16 (tv3s/segmenter.h)
   std::vector<std::string> videos;
   int64_t limit = 0;
   // Called once with the number of frames before the loop, then after each frame.

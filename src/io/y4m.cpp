@@ -4,16 +4,7 @@
 // strtol overflow), the frame size is computed in 64 bits from W·H ≤ 2^28 (limits.h), a
 // regular file must hold the whole frame before its buffer is allocated, and a pipe's is
 // filled in chunks that grow it only as bytes arrive; a short count says "truncated".
-//
-// The colour maths, in 0..255 units (E' = 255·E for the standard's 0..1 signals):
-//   limited range  Y' = (Y − 16)·255/219     Pb, Pr = (U, V − 128)·255/224
-//   full range     Y' = Y                    Pb, Pr = U, V − 128
-//   R = Y' + 2(1 − Kr)·Pr
-//   G = Y' − 2Kb(1 − Kb)/Kg·Pb − 2Kr(1 − Kr)/Kg·Pr        (Kg = 1 − Kr − Kb)
-//   B = Y' + 2(1 − Kb)·Pb
-// with Kr, Kb from BT.601 (0.299, 0.114), BT.709 (0.2126, 0.0722) and BT.2020
-// non-constant luminance (0.2627, 0.0593). The writer applies the forward equations
-// (Y' = Kr·R + Kg·G + Kb·B, Pb = (B − Y')/(2(1 − Kb)), Pr = (R − Y')/(2(1 − Kr))).
+
 #include "src/io/y4m.h"
 
 #include <sys/stat.h>
@@ -190,73 +181,22 @@ std::string guess_format(const unsigned char* bytes, size_t size) {
 
 // ---- colour --------------------------------------------------------------------------
 
-struct LumaWeights {
-  float kr, kb;
-};
-
-LumaWeights luma_weights(YuvMatrix matrix) {
-  switch (matrix) {
-    case YuvMatrix::bt709: return {0.2126f, 0.0722f};
-    case YuvMatrix::bt2020: return {0.2627f, 0.0593f};
-    default: return {0.299f, 0.114f};
-  }
-}
-
-// Y, U, V samples → R, G, B in 0..255 (before rounding): the equations at the top.
-struct YuvToRgb {
-  float y_offset, y_scale, c_scale;  // Y' = (Y − y_offset)·y_scale, P = (C − 128)·c_scale
-  float r_pr, g_pb, g_pr, b_pb;
-
-  YuvToRgb(YuvMatrix matrix, YuvRange range) {
-    const LumaWeights k = luma_weights(matrix);
-    const float kg = 1.0f - k.kr - k.kb;
-    const bool full = range == YuvRange::full;
-    y_offset = full ? 0.0f : 16.0f;
-    y_scale = full ? 1.0f : 255.0f / 219.0f;
-    c_scale = full ? 1.0f : 255.0f / 224.0f;
-    r_pr = 2.0f * (1.0f - k.kr);
-    b_pb = 2.0f * (1.0f - k.kb);
-    g_pb = 2.0f * k.kb * (1.0f - k.kb) / kg;
-    g_pr = 2.0f * k.kr * (1.0f - k.kr) / kg;
-  }
-};
-
-// Rounded to nearest (halves up) and clamped: the value is clamped first, so adding 0.5
-// and truncating rounds correctly.
-inline uint8_t to_u8(float v) { return uint8_t(std::min(std::max(v, 0.0f), 255.0f) + 0.5f); }
-
-void yuv_to_rgb(const uint8_t* planes, const Y4mHeader& h, const YuvToRgb& m, uint8_t* rgb) {
-  const int64_t width = h.width, height = h.height;
+void yuv_to_rgb(const uint8_t* planes, const Y4mHeader& h, YuvMatrix matrix, YuvRange range,
+                uint8_t* rgb) {
   // Chroma subsampling as shifts: 4:2:0 halves both axes, 4:2:2 only x.
-  const int shift_x = h.chroma == Chroma::c420 || h.chroma == Chroma::c422 ? 1 : 0;
-  const int shift_y = h.chroma == Chroma::c420 ? 1 : 0;
-  const int64_t chroma_w = (width + shift_x) >> shift_x;
-  const int64_t chroma_h = (height + shift_y) >> shift_y;
-  const uint8_t* y_plane = planes;
-  const uint8_t* u_plane = planes + width * height;
-  const uint8_t* v_plane = u_plane + chroma_w * chroma_h;
-#pragma omp parallel for schedule(static) if (width * height > 65536)
-  for (int64_t y = 0; y < height; ++y) {
-    const uint8_t* y_row = y_plane + y * width;
-    uint8_t* out = rgb + y * width * 3;
-    if (h.chroma == Chroma::mono) {
-      for (int64_t x = 0; x < width; ++x) {
-        const uint8_t v = to_u8((float(y_row[x]) - m.y_offset) * m.y_scale);
-        out[3 * x] = out[3 * x + 1] = out[3 * x + 2] = v;
-      }
-      continue;
-    }
-    const uint8_t* u_row = u_plane + (y >> shift_y) * chroma_w;
-    const uint8_t* v_row = v_plane + (y >> shift_y) * chroma_w;
-    for (int64_t x = 0; x < width; ++x) {
-      const float luma = (float(y_row[x]) - m.y_offset) * m.y_scale;
-      const float pb = (float(u_row[x >> shift_x]) - 128.0f) * m.c_scale;
-      const float pr = (float(v_row[x >> shift_x]) - 128.0f) * m.c_scale;
-      out[3 * x] = to_u8(luma + m.r_pr * pr);
-      out[3 * x + 1] = to_u8(luma - m.g_pb * pb - m.g_pr * pr);
-      out[3 * x + 2] = to_u8(luma + m.b_pb * pb);
-    }
+  YuvPlanes p;
+  p.shift_x = h.chroma == Chroma::c420 || h.chroma == Chroma::c422 ? 1 : 0;
+  p.shift_y = h.chroma == Chroma::c420 ? 1 : 0;
+  const int64_t chroma_w = (int64_t(h.width) + p.shift_x) >> p.shift_x;
+  const int64_t chroma_h = (int64_t(h.height) + p.shift_y) >> p.shift_y;
+  p.y = planes;
+  p.y_stride = h.width;
+  if (h.chroma != Chroma::mono) {
+    p.u = planes + int64_t(h.width) * h.height;
+    p.v = p.u + chroma_w * chroma_h;
+    p.chroma_stride = chroma_w;
   }
+  io::yuv_to_rgb(p, h.width, h.height, matrix, range, rgb);
 }
 
 // Appends the rest of a line to `line`, without its '\n'; at most kMaxLine bytes.
@@ -274,44 +214,6 @@ LineEnd read_line(std::FILE* file, std::string& line) {
 }  // namespace
 
 // ---- names ---------------------------------------------------------------------------
-
-YuvMatrix parse_yuv_matrix(const std::string& name) {
-  const std::string n = lower(name);
-  if (n == "auto") return YuvMatrix::automatic;
-  if (n == "601" || n == "bt601") return YuvMatrix::bt601;
-  if (n == "709" || n == "bt709") return YuvMatrix::bt709;
-  if (n == "2020" || n == "bt2020") return YuvMatrix::bt2020;
-  fail(str("unknown YUV matrix \"", name, "\" (expected 601, 709, 2020 or auto)"));
-}
-
-YuvRange parse_yuv_range(const std::string& name) {
-  const std::string n = lower(name);
-  if (n == "auto") return YuvRange::automatic;
-  if (n == "limited" || n == "tv") return YuvRange::limited;
-  if (n == "full" || n == "pc") return YuvRange::full;
-  fail(str("unknown YUV range \"", name, "\" (expected limited, full or auto)"));
-}
-
-const char* yuv_matrix_name(YuvMatrix matrix) {
-  switch (matrix) {
-    case YuvMatrix::bt601: return "BT.601";
-    case YuvMatrix::bt709: return "BT.709";
-    case YuvMatrix::bt2020: return "BT.2020";
-    default: return "auto";
-  }
-}
-
-const char* yuv_range_name(YuvRange range) {
-  switch (range) {
-    case YuvRange::limited: return "limited";
-    case YuvRange::full: return "full";
-    default: return "auto";
-  }
-}
-
-YuvMatrix automatic_yuv_matrix(int width, int height) {
-  return width >= 1280 || height > 576 ? YuvMatrix::bt709 : YuvMatrix::bt601;
-}
 
 // ---- reader --------------------------------------------------------------------------
 
@@ -408,7 +310,7 @@ bool Y4mReader::read(Image& frame) {
   frame.width = header_.width;
   frame.height = header_.height;
   frame.rgb.resize(size_t(header_.width) * size_t(header_.height) * 3);
-  yuv_to_rgb(planes_.data(), header_, YuvToRgb(matrix_, range_), frame.rgb.data());
+  yuv_to_rgb(planes_.data(), header_, matrix_, range_, frame.rgb.data());
   ++frames_read_;
   return true;
 }

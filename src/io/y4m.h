@@ -30,28 +30,11 @@
 #include <vector>
 
 #include "src/io/image.h"
+#include "src/io/yuv.h"
 
 namespace tv3s::io {
 
 enum class Chroma { c420, c422, c444, mono };
-enum class YuvMatrix { automatic, bt601, bt709, bt2020 };
-enum class YuvRange { automatic, limited, full };
-
-// "601" | "709" | "2020" (also "bt601", "bt709", "bt2020") | "auto"; "limited" | "full"
-// (also ffmpeg's "tv", "pc") | "auto". Throw an Error naming the value otherwise.
-YuvMatrix parse_yuv_matrix(const std::string& name);
-YuvRange parse_yuv_range(const std::string& name);
-// "BT.601", "BT.709", "BT.2020", "auto"; "limited", "full", "auto" (for log lines).
-const char* yuv_matrix_name(YuvMatrix matrix);
-const char* yuv_range_name(YuvRange range);
-
-// The matrix of untagged video of this size: BT.709 when the frame is HD (width ≥ 1280 or
-// height > 576), else BT.601. This is mpv's guess (mp_csp_guess_colorspace; VLC and Kodi
-// guess alike): SD formats (480 and 576 lines, BT.601 by their standards and by CEA-861)
-// against HD formats (720 lines and up, BT.709). Width counts too because HD films are
-// often cropped below 720 lines (1920×800, 1280×536) and are still BT.709. ffmpeg itself
-// assumes BT.601 for every size; pass bt601 explicitly to match it.
-YuvMatrix automatic_yuv_matrix(int width, int height);
 
 struct Y4mHeader {
   int width = 0, height = 0;

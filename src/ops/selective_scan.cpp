@@ -184,16 +184,16 @@ namespace {
 
 ScanResult scan_forward(const ScanInputs& in) {
   const int64_t Bn = in.batch(), L = in.length(), D = in.channels(), N = in.states();
-  const DType dtype = in.u.dtype();
+  const DType state_dtype = scan_state_dtype(in.u);
   const Device device = in.u.device();
   ScanResult r;
-  r.y = Tensor::empty(Shape{Bn, L, D}, dtype, device);
+  r.y = Tensor::empty(Shape{Bn, L, D}, in.u.dtype(), device);
   if (L == 0 || Bn * D == 0) {  // nothing to scan: the state passes through
     r.final_state = in.initial_state.defined() ? in.initial_state.detach().clone()
-                                               : Tensor::zeros(Shape{Bn, D, N}, dtype, device);
+                                               : Tensor::zeros(Shape{Bn, D, N}, state_dtype, device);
     return r;
   }
-  r.final_state = Tensor::empty(Shape{Bn, D, N}, dtype, device);
+  r.final_state = Tensor::empty(Shape{Bn, D, N}, state_dtype, device);
   if (in.u.is_cuda()) {
     TV3S_ON_CUDA(cuda::selective_scan_forward(in, r.y, r.final_state));
   } else {
@@ -215,9 +215,8 @@ Tensor empty_if(bool wanted, const Tensor& like) {
 // undefined (zero). Returned in the op's input order.
 std::vector<Tensor> scan_backward(const ScanInputs& in, const Tensor& dy_in,
                                   const Tensor& dfinal_in, WantedGrads want) {
-  const DType dtype = in.u.dtype();
-  const Tensor dy = dy_in.defined() ? dy_in.to(dtype) : Tensor();
-  const Tensor dfinal = dfinal_in.defined() ? dfinal_in.to(dtype) : Tensor();
+  const Tensor dy = dy_in.defined() ? dy_in.to(in.u.dtype()) : Tensor();
+  const Tensor dfinal = dfinal_in.defined() ? dfinal_in.to(scan_state_dtype(in.u)) : Tensor();
   if (!dy.defined()) want.z = want.D = false;  // they reach only y
   ScanGrads g;
   g.u = empty_if(want.u, in.u);
@@ -246,19 +245,29 @@ std::vector<Tensor> scan_backward(const ScanInputs& in, const Tensor& dy_in,
 
 // --- checks --------------------------------------------------------------------------------
 
-void check_input(const char* name, const Tensor& t, const Shape& want, const Tensor& u) {
+// A token stream (u's dtype) or a parameter / the state (scan_state_dtype(u)).
+enum class Kind { tokens, state };
+
+void check_input(const char* name, const Tensor& t, const Shape& want, const Tensor& u,
+                 Kind kind = Kind::tokens) {
   TV3S_CHECK(t.defined(), "selective_scan: ", name, " is required (", want.str(), ")");
   check_same_device("selective_scan", u, t);
-  check_same_dtype("selective_scan", u, t);
+  const DType dtype = kind == Kind::tokens ? u.dtype() : scan_state_dtype(u);
+  TV3S_CHECK(t.dtype() == dtype, "selective_scan: ", name, " must be ", dtype_name(dtype),
+             kind == Kind::tokens ? " (u's dtype)" : " (parameters and state: f32, f64 for f64 u)",
+             " for u ", u.desc(), ", got ", t.desc());
   TV3S_CHECK(t.shape() == want, "selective_scan: ", name, " must be ", want.str(), " for u ",
              u.desc(), ", got ", t.desc());
 }
 
-void check_optional(const char* name, const Tensor& t, const Shape& want, const Tensor& u) {
-  if (t.defined()) check_input(name, t, want, u);
+void check_optional(const char* name, const Tensor& t, const Shape& want, const Tensor& u,
+                    Kind kind) {
+  if (t.defined()) check_input(name, t, want, u, kind);
 }
 
 }  // namespace
+
+DType scan_state_dtype(const Tensor& u) { return u.dtype() == DType::f64 ? DType::f64 : DType::f32; }
 
 ScanResult selective_scan(const Tensor& u, const Tensor& delta, const Tensor& A, const Tensor& B,
                           const Tensor& C, const Tensor& D, const Tensor& z,
@@ -273,14 +282,14 @@ ScanResult selective_scan(const Tensor& u, const Tensor& delta, const Tensor& A,
              "selective_scan: A must be [D, N] with D = ", u.size(2), " and N ≥ 1 for u ",
              u.desc(), ", got ", A.desc());
   const int64_t Bn = u.size(0), L = u.size(1), Dn = u.size(2), N = A.size(1);
-  check_input("A", A, Shape{Dn, N}, u);
+  check_input("A", A, Shape{Dn, N}, u, Kind::state);
   check_input("delta", delta, Shape{Bn, L, Dn}, u);
   check_input("B", B, Shape{Bn, L, N}, u);
   check_input("C", C, Shape{Bn, L, N}, u);
-  check_optional("D", D, Shape{Dn}, u);
-  check_optional("z", z, Shape{Bn, L, Dn}, u);
-  check_optional("delta_bias", delta_bias, Shape{Dn}, u);
-  check_optional("initial_state", initial_state, Shape{Bn, Dn, N}, u);
+  check_optional("D", D, Shape{Dn}, u, Kind::state);
+  check_optional("z", z, Shape{Bn, L, Dn}, u, Kind::tokens);
+  check_optional("delta_bias", delta_bias, Shape{Dn}, u, Kind::state);
+  check_optional("initial_state", initial_state, Shape{Bn, Dn, N}, u, Kind::state);
   if (u.is_cuda())
     TV3S_CHECK(N <= cuda::kScanMaxStates, "selective_scan: the CUDA kernels take N ≤ ",
                cuda::kScanMaxStates, " states, got A ", A.desc());

@@ -12,6 +12,9 @@ namespace tv3s {
 inline constexpr float kImageMean[3] = {123.675f, 116.28f, 103.53f};
 inline constexpr float kImageInvStd[3] = {float(1.0 / 58.395), float(1.0 / 57.12), float(1.0 / 57.375)};
 
+// width × height RGB pixels (rows `stride` bytes apart) → `out`, width·height·3 floats.
+void normalize_rgb(const uint8_t* pixels, int width, int height, int64_t stride, float* out);
+
 // One image → [1, H, W, 3] f32 on `device`.
 Tensor normalize_image(const io::Image& image, Device device = Device::CPU);
 

@@ -4,9 +4,13 @@
 
 #include <cstring>
 #include <deque>
+#include <optional>
 
+#include "src/io/yuv.h"
+#include "src/models/precision.h"
 #include "src/pipeline/official_resize.h"
 #include "src/pipeline/preprocess.h"
+#include "tv3s/autocast.h"
 
 namespace tv3s {
 
@@ -63,21 +67,24 @@ Segmenter Segmenter::from_file(ModelFile file, const SegmenterOptions& options,
              file.config.kind, "' model (a backbone only); a segmentation model needs a head");
   TV3S_CHECK(file.config.num_classes <= 256, path, ": ", file.config.num_classes,
              " classes; label maps hold at most 256");
+  Weights weights = weights_in_precision(file.weights, options.precision);
+  file.weights = Weights();  // the f32 copy goes now, before the model is made
   Segmenter segmenter = [&] {
     if (file.config.kind == ModelKind::tv3s)
-      return Segmenter(std::make_shared<const Tv3s>(file.config, std::move(file.weights)), mode,
-                       options.videos);
+      return Segmenter(std::make_shared<const Tv3s>(file.config, std::move(weights)), mode,
+                       options.videos, options.precision);
     TV3S_CHECK(mode == SegmentMode::frame, path, ": ", segment_mode_name(mode),
                " mode needs a TV3S model; this is a per-frame SegFormer (frame mode only)");
-    return Segmenter(std::make_shared<const Segformer>(file.config, std::move(file.weights)),
-                     options.videos);
+    return Segmenter(std::make_shared<const Segformer>(file.config, std::move(weights)),
+                     options.videos, options.precision);
   }();
   segmenter.set_resize(options.resize);
   return segmenter;
 }
 
-Segmenter::Segmenter(std::shared_ptr<const Tv3s> tv3s, SegmentMode mode, int64_t videos)
-    : mode_(mode), tv3s_(std::move(tv3s)) {
+Segmenter::Segmenter(std::shared_ptr<const Tv3s> tv3s, SegmentMode mode, int64_t videos,
+                     DType precision)
+    : mode_(mode), precision_(precision), tv3s_(std::move(tv3s)) {
   TV3S_CHECK(tv3s_, "Segmenter: no model");
   // The per-frame path is the TV3S model's own SegFormer part (sharing its ownership).
   segformer_ = std::shared_ptr<const Segformer>(tv3s_, &tv3s_->segformer());
@@ -87,8 +94,8 @@ Segmenter::Segmenter(std::shared_ptr<const Tv3s> tv3s, SegmentMode mode, int64_t
   state_->history.resize(size_t(videos));
 }
 
-Segmenter::Segmenter(std::shared_ptr<const Segformer> segformer, int64_t videos)
-    : mode_(SegmentMode::frame), segformer_(std::move(segformer)) {
+Segmenter::Segmenter(std::shared_ptr<const Segformer> segformer, int64_t videos, DType precision)
+    : mode_(SegmentMode::frame), precision_(precision), segformer_(std::move(segformer)) {
   TV3S_CHECK(segformer_, "Segmenter: no model");
   TV3S_CHECK(videos >= 1, "Segmenter: needs at least one video, got ", videos);
   frame_index_.assign(size_t(videos), 0);
@@ -135,8 +142,13 @@ Tensor Segmenter::push(const Tensor& frames, bool resize_to_input) {
   TV3S_CHECK(frames.ndim() == 4 && frames.size(0) == videos() && frames.size(3) == 3,
              "Segmenter: frames must be [", videos(), " videos, H, W, 3], got ", frames.desc());
   const Device device = segformer_->weights().device();
-  const Tensor image = frames.device() == device ? frames : frames.to(device);
+  // 16-bit: the GPU stores the input in the precision; the CPU emulates the products
+  // (src/models/precision.h).
+  const DType storage = device == Device::CUDA ? precision_ : DType::f32;
+  const Tensor image = frames.to(device).to(storage);
   const int64_t H = image.size(1), W = image.size(2);
+  std::optional<AutocastScope> emulated;
+  if (device == Device::CPU && precision_ != DType::f32) emulated.emplace(precision_);
 
   Tensor logits;  // [V, h, w, K] at the c1 size
   switch (mode_) {
@@ -144,17 +156,21 @@ Tensor Segmenter::push(const Tensor& frames, bool resize_to_input) {
     case SegmentMode::stream: logits = tv3s_->forward(image, 1, &state_->stream).logits; break;
     case SegmentMode::clip: logits = push_clip(tv3s_->per_frame(image)); break;
   }
+  emulated.reset();
+  logits = logits.to(DType::f32);  // the resizes and the argmax in f32, as the official code
   for (int64_t& i : frame_index_) ++i;
   // The official segmentor resizes the head's logits to the network input (here the
   // frame itself; issue-5's --resize adds the second resize back to the original size).
   return resize_to_input ? resize_bilinear(logits, H, W) : logits;
 }
 
-Segmentation Segmenter::segment(const std::vector<RgbFrame>& frames, bool want_logits) {
+// The frames as the network input [V, H, W, 3] on the model's device: normalised straight
+// from the caller's pixels (a tensor from the caching allocator), or through an image
+// when the official resize applies.
+Tensor Segmenter::input_tensor(const std::vector<RgbFrame>& frames) const {
   TV3S_CHECK(int64_t(frames.size()) == videos(), "Segmenter::segment: ", frames.size(),
              " frames for ", videos(), " videos (one frame per video per call)");
   const int width = frames[0].width, height = frames[0].height;
-  std::vector<Tensor> inputs;
   for (size_t v = 0; v < frames.size(); ++v) {
     const RgbFrame& f = frames[v];
     const int64_t stride = f.stride ? f.stride : int64_t(f.width) * 3;
@@ -164,6 +180,20 @@ Segmentation Segmenter::segment(const std::vector<RgbFrame>& frames, bool want_l
     TV3S_CHECK(f.width == width && f.height == height, "Segmenter::segment: frame ", v, " is ",
                f.width, "×", f.height, ", frame 0 ", width, "×", height,
                " (the videos of one batch share a size)");
+  }
+  if (resize_ == InputResize::none) {
+    Tensor input = Tensor::empty(Shape{videos(), height, width, 3}, DType::f32, Device::CPU);
+    const int64_t per_frame = int64_t(width) * height * 3;
+    for (size_t v = 0; v < frames.size(); ++v) {
+      const RgbFrame& f = frames[v];
+      normalize_rgb(f.pixels, width, height, f.stride ? f.stride : int64_t(width) * 3,
+                    input.data<float>() + int64_t(v) * per_frame);
+    }
+    return input.to(device());
+  }
+  std::vector<Tensor> inputs;
+  for (const RgbFrame& f : frames) {
+    const int64_t stride = f.stride ? f.stride : int64_t(f.width) * 3;
     io::Image image;
     image.width = f.width, image.height = f.height;
     image.rgb.resize(size_t(f.width) * size_t(f.height) * 3);
@@ -172,16 +202,51 @@ Segmentation Segmenter::segment(const std::vector<RgbFrame>& frames, bool want_l
                   size_t(f.width) * 3);
     inputs.push_back(normalize_image(apply_input_resize(resize_, image), device()));
   }
+  return inputs.size() == 1 ? inputs[0] : concat(inputs, 0);
+}
+
+Segmentation Segmenter::segment(const std::vector<RgbFrame>& frames, bool want_logits) {
+  const Tensor input = input_tensor(frames);
+  const int width = frames[0].width, height = frames[0].height;
   // The official segmentor resizes the logits to the network input (push) and then to
   // the original frame (here, when the input was resized), softmax, argmax; softmax
   // does not move the argmax.
-  Tensor logits = push(inputs.size() == 1 ? inputs[0] : concat(inputs, 0));
+  Tensor logits = push(input);
   if (logits.size(1) != height || logits.size(2) != width)
     logits = resize_bilinear(logits, height, width);
   Segmentation out;
   out.labels = argmax(logits, -1).cpu().to(DType::u8);
   if (want_logits) out.logits = logits;
   return out;
+}
+
+Segmentation Segmenter::segment(const std::vector<Nv12Frame>& frames, bool want_logits) {
+  TV3S_CHECK(int64_t(frames.size()) == videos(), "Segmenter::segment: ", frames.size(),
+             " frames for ", videos(), " videos (one frame per video per call)");
+  const int width = frames[0].width, height = frames[0].height;
+  TV3S_CHECK(width > 0 && height > 0 && int64_t(width) * height <= (int64_t(1) << 28),
+             "Segmenter::segment: NV12 frame 0 is ", width, "×", height);
+  const size_t frame_bytes = size_t(width) * size_t(height) * 3;
+  if (nv12_rgb_.size() < frame_bytes * frames.size()) nv12_rgb_.resize(frame_bytes * frames.size());
+  std::vector<RgbFrame> rgb;
+  for (size_t v = 0; v < frames.size(); ++v) {
+    const Nv12Frame& f = frames[v];
+    const int64_t chroma_row = 2 * ((int64_t(width) + 1) / 2);
+    const int64_t y_stride = f.y_stride ? f.y_stride : width, uv_stride = f.uv_stride ? f.uv_stride : chroma_row;
+    TV3S_CHECK(f.y && f.uv && f.width == width && f.height == height && y_stride >= width &&
+                   uv_stride >= chroma_row,
+               "Segmenter::segment: NV12 frame ", v, " (", f.width, "×", f.height, ", strides ",
+               y_stride, " and ", uv_stride, f.y && f.uv ? "" : ", a plane missing",
+               ") is not a ", width, "×", height, " NV12 frame");
+    io::YuvPlanes planes;
+    planes.y = f.y, planes.u = f.uv, planes.v = f.uv + 1;
+    planes.y_stride = y_stride, planes.chroma_stride = uv_stride, planes.chroma_step = 2;
+    uint8_t* out = nv12_rgb_.data() + v * frame_bytes;
+    io::yuv_to_rgb(planes, width, height, f.bt709 ? io::YuvMatrix::bt709 : io::YuvMatrix::bt601,
+                   f.full_range ? io::YuvRange::full : io::YuvRange::limited, out);
+    rgb.push_back({out, width, height, 0});
+  }
+  return segment(rgb, want_logits);
 }
 
 // Clip mode for every video: store this frame's grid features, then answer each video

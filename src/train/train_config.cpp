@@ -190,12 +190,6 @@ void apply_config_json(TrainConfig& c, const std::string& text, const std::strin
              ": 'precision' must be \"fp32\", \"bf16\" or \"fp16\", got \"", c.precision, "\"");
 }
 
-DType precision_dtype(const std::string& precision) {
-  if (precision == "bf16") return DType::bf16;
-  if (precision == "fp16") return DType::f16;
-  TV3S_CHECK(precision == "fp32", "precision must be fp32, bf16 or fp16, got \"", precision, "\"");
-  return DType::f32;
-}
 
 TrainConfig read_train_config(const std::string& path) {
   TrainConfig config;

@@ -74,8 +74,5 @@ struct TrainConfig {
 void apply_config_json(TrainConfig& config, const std::string& text, const std::string& what);
 TrainConfig read_train_config(const std::string& path);
 
-// "fp32" → f32 (no autocast), "bf16" → bf16, "fp16" → f16 (with dynamic loss scaling):
-// the dtype of the forward pass's matrix products (tv3s/autocast.h).
-DType precision_dtype(const std::string& precision);
 
 }  // namespace tv3s::train

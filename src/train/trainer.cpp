@@ -265,7 +265,7 @@ void open(Training& t, const TrainRun& run) {
   t.schedule = config.schedule();
   // Mixed precision: the forward pass's matrix products in bf16/f16 (tv3s/autocast.h);
   // weights, optimizer and everything else stay f32. f16 needs dynamic loss scaling.
-  t.compute = precision_dtype(config.precision);
+  t.compute = parse_precision(config.precision);  // fp16 also gets dynamic loss scaling
   t.scaler.emplace(t.compute == DType::f16, config.loss_scale);
   if (resumed) t.scaler->restore(resumed->loss_scale, resumed->loss_scale_good_steps);
   if (t.chatty && t.compute != DType::f32 && t.device == Device::CPU)

@@ -6,7 +6,10 @@
 //    the file and a non-zero exit;
 //  - segment_c (C API, C99): its whole output equals the one computed here with the C++
 //    Segmenter on the same generated frames (two videos, one batch); a bad model path
-//    prints tv3s_last_error() and exits 1.
+//    prints tv3s_last_error() and exits 1;
+//  - segment_nv12 (C API, C99, NV12 frames, a precision): its output equals the C++
+//    Segmenter's on the same NV12 frames (Segmenter::segment of Nv12Frame), in fp32 and
+//    fp16; bad arguments exit 2.
 // Exact comparisons: the programs and the tests run the same code.
 #include <filesystem>
 #include <map>
@@ -18,7 +21,7 @@
 #include "tests/io/io_test_util.h"
 #include "tv3s/model_classes.h"
 
-#if defined(TV3S_EXAMPLE_PPM_PATH) && defined(TV3S_EXAMPLE_C_PATH)
+#if defined(TV3S_EXAMPLE_PPM_PATH) && defined(TV3S_EXAMPLE_C_PATH) && defined(TV3S_EXAMPLE_NV12_PATH)
 
 using namespace tv3s;
 
@@ -135,6 +138,60 @@ TEST_CASE("examples: segment_c prints what the C++ Segmenter computes; errors ex
   CHECK(bad.exit_code == 1);
   CHECK(bad.output == "segment_c: tv3s_segmenter_create failed (model error): " + missing +
                           ": cannot open: No such file or directory\n");
+}
+
+TEST_CASE("examples: segment_nv12 prints what the C++ Segmenter computes from NV12 frames") {
+  NoGradGuard no_grad;
+  const int frames = 3, videos = 2, W = 64, H = 48, stride = 80;
+  for (const char* precision : {"fp32", "fp16"}) {
+    CAPTURE(precision);
+    const test::ProgramResult r = test::run_program(std::string(TV3S_EXAMPLE_NV12_PATH) + " '" +
+                                                    test::tiny_model_path() + "' " +
+                                                    std::to_string(frames) + " " + precision);
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    SegmenterOptions options;
+    options.videos = videos, options.precision = parse_precision(precision);
+    Segmenter segmenter = Segmenter::load(test::tiny_model_path(), options);
+    const std::vector<ClassInfo> classes = model_classes(segmenter);
+    std::string expected;
+    for (int t = 0; t < frames; ++t) {
+      // examples/segment_nv12.c's make_nv12.
+      std::vector<std::vector<uint8_t>> y(videos, std::vector<uint8_t>(H * stride)),
+          uv(videos, std::vector<uint8_t>(H / 2 * stride));
+      std::vector<Nv12Frame> batch;
+      for (int v = 0; v < videos; ++v) {
+        for (int row = 0; row < H; ++row)
+          for (int x = 0; x < stride; ++x)
+            y[v][size_t(row * stride + x)] = uint8_t(16 + (x * 3 + row * 2 + t * 5 + v * 50) % 220);
+        for (int row = 0; row < H / 2; ++row)
+          for (int x = 0; x < stride; ++x)
+            uv[v][size_t(row * stride + x)] = uint8_t(40 + (x * 7 + row * 3 + t * 9 + v * 30) % 180);
+        Nv12Frame f;
+        f.y = y[v].data(), f.uv = uv[v].data(), f.width = W, f.height = H;
+        f.y_stride = stride, f.uv_stride = stride;
+        batch.push_back(f);
+      }
+      const Segmentation s = segmenter.segment(batch);
+      expected += "frame " + std::to_string(t) + ":";
+      for (int v = 0; v < videos; ++v) {
+        std::vector<long> counts(classes.size(), 0);
+        for (int p = 0; p < W * H; ++p) ++counts[s.labels.data<uint8_t>()[v * W * H + p]];
+        size_t top = 0;
+        for (size_t k = 1; k < counts.size(); ++k)
+          if (counts[k] > counts[top]) top = k;
+        expected += " video " + std::to_string(v) + " " + classes[top].name + " " +
+                    std::to_string(counts[top]) + "/" + std::to_string(W * H);
+      }
+      expected += "\n";
+    }
+    expected += std::string(precision) + " on cpu, carried state " +
+                std::to_string(segmenter.state_bytes()) + " bytes for 2 videos\n";
+    CHECK(r.output == expected);
+  }
+  const test::ProgramResult bad = test::run_program(std::string(TV3S_EXAMPLE_NV12_PATH) + " '" +
+                                                    test::tiny_model_path() + "' 2 fp64");
+  CHECK(bad.exit_code == 2);
 }
 
 #endif

@@ -25,10 +25,15 @@ struct ScanResult {
 
 // u, delta, z [B, L, D]; A [D, N] (already negative: A = −exp(A_log)); B, C [B, L, N];
 // D, delta_bias [D]; initial_state [B, D, N]. z, D, delta_bias and initial_state may be
-// undefined. All tensors share one dtype and device (f32/f64 on CPU; f32/f16/bf16 on
-// CUDA, accumulated in f32; N ≤ 32 on CUDA). Differentiable in every tensor input,
+// undefined. One device. The token streams u, delta, B, C, z (and y) share one dtype: f32
+// or f64 on the CPU; f32, f16 or bf16 on CUDA, accumulated in f32, N ≤ 32. The
+// parameters A, D, delta_bias and the state (initial_state, final_state) are in
+// scan_state_dtype(u) — f32, f64 for f64 — whatever the token dtype, as mamba_ssm keeps
+// them: a 16-bit state would be rounded at every frame of a stream. Differentiable in every tensor input,
 // including the initial state; both outputs carry gradients (final_state's to every
 // input that reaches it: not z, not D).
+DType scan_state_dtype(const Tensor& u);
+
 ScanResult selective_scan(const Tensor& u, const Tensor& delta, const Tensor& A, const Tensor& B,
                           const Tensor& C, const Tensor& D, const Tensor& z,
                           const Tensor& delta_bias, const Tensor& initial_state,

@@ -22,6 +22,7 @@
 
 #include "src/core/dispatch.h"
 #include "src/core/parallel.h"
+#include "src/ops/cpu/scratch.h"
 #include "src/ops/cpu/simd.h"
 #include "tv3s/ops/matmul.h"
 
@@ -117,8 +118,8 @@ double dot_of(const T* x, const T* y, int64_t n) {
 // steady state of a frame loop).
 template <class T>
 T* thread_scratch(size_t n) {
-  thread_local std::vector<T> buffer;
-  if (buffer.size() < n) buffer.resize(n);
+  thread_local ScratchVector<T> buffer;
+  buffer.resize(n);
   return buffer.data();
 }
 

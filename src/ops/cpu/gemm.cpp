@@ -33,6 +33,7 @@
 #include <immintrin.h>
 #endif
 
+#include "src/core/storage.h"
 #include "src/ops/cpu/simd.h"
 #include "tv3s/error.h"
 #include "tv3s/ops/matmul.h"
@@ -226,11 +227,16 @@ void pack_b(const GemmArgs<T>& g, int64_t p0, int64_t kc, int64_t j0, int64_t nc
 // the whole process, so steady-state calls allocate (and page-fault) nothing.
 class PackBuffer {
  public:
-  ~PackBuffer() { std::free(data_); }
+  ~PackBuffer() {
+    std::free(data_);
+    count_cpu_scratch(-std::ptrdiff_t(capacity_));
+  }
   void* get(size_t bytes) {
     if (bytes > capacity_) {
       std::free(data_);
+      count_cpu_scratch(-std::ptrdiff_t(capacity_));
       capacity_ = (bytes + 4095) / 4096 * 4096;
+      count_cpu_scratch(std::ptrdiff_t(capacity_));
       data_ = std::aligned_alloc(64, capacity_);
       TV3S_CHECK(data_ != nullptr, "gemm_cpu: out of memory for a ", capacity_, "-byte packing buffer");
     }

@@ -32,6 +32,7 @@
 
 #include "src/core/dispatch.h"
 #include "src/core/parallel.h"
+#include "src/ops/cpu/scratch.h"
 #include "src/ops/cpu/simd.h"
 #include "tv3s/ops/matmul.h"
 
@@ -136,7 +137,7 @@ void gather_rows_of(const T* map, const T* padded, int64_t width, const WindowTo
 template <class T>
 struct WindowBuffers {
   WindowTokens tokens;
-  std::vector<T> x, p, dp, out, dx;  // x, dx [L, 3C]; p, dp [L, L]; out [L, C] (O, or dO)
+  ScratchVector<T> x, p, dp, out, dx;  // x, dx [L, 3C]; p, dp [L, L]; out [L, C] (O, or dO)
 };
 template <class T>
 WindowBuffers<T>& thread_buffers(const WindowAttentionDims& d) {
