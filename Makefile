@@ -19,6 +19,8 @@
 #                   $(AARCH64_BUILD) and run the whole test suite under qemu-aarch64 with
 #                   Debian's arm64 runtime (README, On a Jetson);
 #                   AARCH64_TESTS='--source-file=*tests/ops/*' narrows it (doctest filters)
+#   make test-aarch64-smoke  what CI runs of it: the cross-built `tv3s` command alone, under
+#                   qemu, against the native build's logits (tests/aarch64_smoke.sh)
 #   make fuzz       build the libFuzzer targets of tests/fuzz with clang (in $(FUZZ_BUILD))
 #   make fuzz-smoke build them, then run each for $(FUZZ_SECONDS) s (default 30) on its seeds
 #                   and committed regression inputs (tests/fuzz/run.sh: longer runs)
@@ -46,7 +48,7 @@ FUZZ_JOBS ?= $(JOBS)
 PY_BUILD ?= build-py
 PYTHON ?= python3
 
-.PHONY: all configure test test-emu test-aarch64 test-install test-sanitize test-python fuzz fuzz-smoke bench demo clean
+.PHONY: all configure test test-emu test-aarch64 test-aarch64-smoke test-install test-sanitize test-python fuzz fuzz-smoke bench demo clean
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -86,6 +88,12 @@ test-aarch64:
 	    -DTV3S_CUDA=OFF -DTV3S_NATIVE=OFF $(CMAKE_ARGS) > /dev/null
 	cmake --build $(AARCH64_BUILD) -j $(JOBS)
 	qemu-aarch64 ./$(AARCH64_BUILD)/tv3s_tests $(AARCH64_TESTS)
+
+test-aarch64-smoke: all
+	@cmake -S . -B $(AARCH64_BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake \
+	    -DTV3S_CUDA=OFF -DTV3S_NATIVE=OFF $(CMAKE_ARGS) > /dev/null
+	cmake --build $(AARCH64_BUILD) -j $(JOBS) --target tv3s_cli
+	./tests/aarch64_smoke.sh $(BUILD) $(AARCH64_BUILD)
 
 fuzz:
 	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \

@@ -2,6 +2,9 @@
 // Both kernels give one thread one element of their output, channels fastest, so a warp
 // reads and writes the contiguous channels of neighbouring pixels:
 //  - forward: a thread per y element blends its 4 taps.
+//  - argmax (resize_bilinear_argmax): a thread per output pixel blends its C channels
+//    one after the other with the forward's own `blend` and keeps the first maximum, so
+//    its labels are the forward's argmax exactly; the resized scores are never stored.
 //  - backward: a thread per dx element gathers over the outputs that read it. Those
 //    form an interval per axis, found by binary search on the tap function (monotone in
 //    the output index) — the same function the forward uses, so both agree on every
@@ -68,6 +71,16 @@ struct Sizes {
   float scale_h, scale_w;  // in / out, rounded to float as PyTorch's accscalar_t
 };
 
+// Channel c of one output pixel from its four taps (offsets `left`, `right` in the two
+// input rows), as stored in T: the forward writes it, the argmax compares it.
+template <class T>
+__device__ __forceinline__ T blend(const Tap& th, const Tap& tw, const T* x_top, const T* x_bottom,
+                                   int left, int right) {
+  const float top = tw.l0 * to_f32(x_top[left]) + tw.l1 * to_f32(x_top[right]);
+  const float bottom = tw.l0 * to_f32(x_bottom[left]) + tw.l1 * to_f32(x_bottom[right]);
+  return from_f32<T>(th.l0 * top + th.l1 * bottom);
+}
+
 template <class T>
 __global__ void resize_bilinear_forward_kernel(const T* x, Sizes s, T* y) {
   const int row_len = s.out_w * s.C;
@@ -80,10 +93,31 @@ __global__ void resize_bilinear_forward_kernel(const T* x, Sizes s, T* y) {
     for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < row_len; j += blockDim.x * gridDim.x) {
       const int ow = j / s.C, c = j - ow * s.C;
       const Tap tw = tap(ow, s.in_w, s.out_w, s.scale_w);
-      const int left = tw.i0 * s.C + c, right = tw.i1 * s.C + c;
-      const float top = tw.l0 * to_f32(x_top[left]) + tw.l1 * to_f32(x_top[right]);
-      const float bottom = tw.l0 * to_f32(x_bottom[left]) + tw.l1 * to_f32(x_bottom[right]);
-      y_row[j] = from_f32<T>(th.l0 * top + th.l1 * bottom);
+      y_row[j] = blend(th, tw, x_top, x_bottom, tw.i0 * s.C + c, tw.i1 * s.C + c);
+    }
+  }
+}
+
+// labels [N, out_h, out_w]: a thread per output pixel, the channels in order.
+template <class T>
+__global__ void resize_bilinear_argmax_kernel(const T* x, Sizes s, int32_t* labels) {
+  for (int64_t row = blockIdx.y; row < s.N * s.out_h; row += gridDim.y) {
+    const int64_t n = row / s.out_h;
+    const Tap th = tap(int(row - n * s.out_h), s.in_h, s.out_h, s.scale_h);
+    const T* x_top = x + (n * s.in_h + th.i0) * s.in_w * s.C;
+    const T* x_bottom = x + (n * s.in_h + th.i1) * s.in_w * s.C;
+    for (int ow = blockIdx.x * blockDim.x + threadIdx.x; ow < s.out_w; ow += blockDim.x * gridDim.x) {
+      const Tap tw = tap(ow, s.in_w, s.out_w, s.scale_w);
+      float best_value = to_f32(blend(th, tw, x_top, x_bottom, tw.i0 * s.C, tw.i1 * s.C));
+      int best = 0;
+      for (int c = 1; c < s.C; ++c) {
+        const float v = to_f32(blend(th, tw, x_top, x_bottom, tw.i0 * s.C + c, tw.i1 * s.C + c));
+        if (v > best_value) {  // strict: the first maximum wins, NaN never does (as argmax)
+          best_value = v;
+          best = c;
+        }
+      }
+      labels[row * s.out_w + ow] = best;
     }
   }
 }
@@ -140,6 +174,17 @@ void resize_bilinear_forward(const Tensor& x, Tensor& y) {
     launch<resize_bilinear_forward_kernel<T>>(grid, kThreads, 0, stream(), ptr<T>(x), s, ptr<T>(y));
   });
   check_launch("resize_bilinear");
+}
+
+void resize_bilinear_argmax(const Tensor& x, Tensor& labels) {
+  const Sizes s = sizes_of(x, labels);  // labels [N, out_h, out_w]: sizes 1 and 2 as y's
+  dispatch_float("resize_bilinear_argmax", x, [&](auto tag) {
+    using T = decltype(tag);
+    const dim3 grid = grid_for_rows(s.N * s.out_h, s.out_w);
+    launch<resize_bilinear_argmax_kernel<T>>(grid, kThreads, 0, stream(), ptr<T>(x), s,
+                                             ptr<int32_t>(labels));
+  });
+  check_launch("resize_bilinear_argmax");
 }
 
 void resize_bilinear_backward(const Tensor& dy, Tensor& dx) {

@@ -129,10 +129,12 @@ class Segmenter {
   // The next frame of each video (frames.size() == videos(), all of one size): labels at
   // the frame size, and the logits too when `want_logits`.
   // Without `resize` the pixels go straight into the input tensor, and in the steady
-  // state (from the second frame of a size on) a call takes all its tensors from the
-  // caching allocators: no allocation from the system (tv3s/memory.h's counters).
+  // state (after the first frames of a size; the caches settle within three) a call takes
+  // all its tensors from the caching allocators: no allocation from the system
+  // (tv3s/memory.h's counters). Without `want_logits` the frame-size logits are never
+  // stored (resize_bilinear_argmax).
   Segmentation segment(const std::vector<RgbFrame>& frames, bool want_logits = false);
-  // The same from NV12 frames (converted to RGB as the video reader does, then as above).
+  // The same from NV12 frames (converted to RGB by src/io/yuv.h, as Y4M frames are).
   Segmentation segment(const std::vector<Nv12Frame>& frames, bool want_logits = false);
 
   // The tensor-level step under segment(): frames [V, H, W, 3] normalised RGB (mmseg's

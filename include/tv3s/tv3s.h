@@ -19,9 +19,9 @@
  *
  * For embedded integrators (a Jetson and its camera or hardware decoder): frames can come
  * in as NV12 as well as RGB (tv3s_segment_frames); labels and logits are written into
- * the caller's buffers; from the second frame of a size on, a call takes every tensor
- * from the library's caching allocators and allocates nothing from the system or the
- * driver (on CUDA no cudaMalloc). options.precision runs the model in 16 bits;
+ * the caller's buffers; once the first frames of a size have run (the caching
+ * allocators settle within three), a call takes every tensor from the library's caches
+ * and allocates nothing from the system or the driver (on CUDA no cudaMalloc). options.precision runs the model in 16 bits;
  * options.videos is the number of videos in flight, one batch; tv3s_state_bytes is
  * what each set of videos carries from frame to frame. examples/embedded.c shows it all.
  *

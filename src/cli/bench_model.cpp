@@ -1,5 +1,5 @@
 // `tv3s bench model`: per-frame latency, FPS and memory of the SegFormer path (backbone + the
-// all-MLP head + the resize of the logits to the input size + argmax), on random weights
+// all-MLP head + the resize of the logits to the input size fused with the argmax), on random weights
 // of the chosen variant or on a model file. The same work as `tv3s segment` minus image
 // decoding and file writing. bench/segformer_vs_pytorch.sh runs it beside PyTorch.
 #include <omp.h>
@@ -31,8 +31,9 @@ const char* kUsage =
     "                        [--memory] [--json]\n"
     "  Times one frame through a Segmenter: backbone + SegFormer head (frame), + the TV3S decoder\n"
     "  with carried state (stream) or on the official 4-frame clip (clip), then the resize\n"
-    "  to the input size and argmax. Random weights of --arch (mit_b0 ... mit_b5, swin_t,\n"
-    "  swin_s, swin_b, swin_l; TV3S: the official decoder, E 256, window 20, shift 10)\n"
+    "  to the input size fused with the argmax (as tv3s segment). Random weights of --arch\n"
+    "  (mit_b0 ... mit_b5, swin_t, swin_s, swin_b, swin_l; TV3S: the official decoder, E 256,\n"
+    "  window 20, shift 10)\n"
     "  unless --model gives a file. Median and min over --reps. --videos N: N videos side by\n"
     "  side (one batch, a frame of each per step).\n"
     "  --memory: what the run needs, from the device allocator's counters after the warm-up:\n"
@@ -125,8 +126,8 @@ int run_bench_model(int argc, char** argv) {
   for (const auto& [name, t] : segmenter.weights().all()) weight_bytes += t.nbytes();
   Rng rng(7);
   const Tensor image = Tensor::uniform(Shape{videos, H, W, 3}, rng, -2, 2, DType::f32, device);
-  auto frame = [&] {
-    Tensor labels = argmax(segmenter.push(image), -1);
+  auto frame = [&] {  // as Segmenter::segment: the last resize and the argmax fused
+    Tensor labels = resize_bilinear_argmax(segmenter.push(image, false), H, W);
     if (device == Device::CUDA) cuda_synchronize();
     return labels;
   };

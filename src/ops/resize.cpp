@@ -14,6 +14,11 @@
 //   y[n, oh, ow, c] = λ0ʰ·(λ0ʷ·x[i0ʰ, i0ʷ] + λ1ʷ·x[i0ʰ, i1ʷ])
 //                   + λ1ʰ·(λ0ʷ·x[i1ʰ, i0ʷ] + λ1ʷ·x[i1ʰ, i1ʷ])       (x at [n, ·, ·, c])
 //
+// resize_bilinear_argmax: the class of every output pixel, argmax_c y[n, oh, ow, c] (the
+// first maximum wins, NaN never does, as argmax), without storing y: each output row is
+// blended into a scratch row by the very code of the forward and read at once. The same
+// taps and the same expression, so its labels are argmax(resize_bilinear(x)) bit for bit.
+//
 // Backward, as a gather (no scatter, so no races and a fixed order of additions):
 //   dx[n, ih, iw, c] = Σ_oh Σ_ow wʰ(oh, ih)·wʷ(ow, iw)·dy[n, oh, ow, c]
 // where w(o, i) is the weight output o gives input i: λ0 if i = i0, λ1 if i = i1 (their
@@ -26,13 +31,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "cuda/resize.h"
 #include "src/core/cuda_context.h"
 #include "src/core/dispatch.h"
 #include "src/core/parallel.h"
+#include "src/ops/cpu/scratch.h"
 #include "tv3s/autograd.h"
+#include "tv3s/ops/reduce.h"
 
 namespace tv3s {
 namespace {
@@ -94,25 +102,50 @@ struct AxisMap {
 
 // --- CPU reference -----------------------------------------------------------------------
 
+// Output row `row` = (n, oh) of the resize into y_row [out_w, C].
+template <class T>
+void resize_row_cpu(const T* x, int64_t in_h, int64_t in_w, int64_t C, int64_t out_h,
+                    const AxisMap<T>& map_h, const AxisMap<T>& map_w, int64_t row, T* y_row) {
+  const int64_t n = row / out_h, oh = row % out_h;
+  const Tap<T>& th = map_h.taps[oh];
+  const T* x_top = x + (n * in_h + th.i0) * in_w * C;
+  const T* x_bottom = x + (n * in_h + th.i1) * in_w * C;
+  for (int64_t ow = 0; ow < int64_t(map_w.taps.size()); ++ow) {
+    const Tap<T>& tw = map_w.taps[ow];
+    const T *top_left = x_top + tw.i0 * C, *top_right = x_top + tw.i1 * C;
+    const T *bottom_left = x_bottom + tw.i0 * C, *bottom_right = x_bottom + tw.i1 * C;
+    T* out = y_row + ow * C;
+    for (int64_t c = 0; c < C; ++c) {
+      out[c] = th.l0 * (tw.l0 * top_left[c] + tw.l1 * top_right[c]) +
+               th.l1 * (tw.l0 * bottom_left[c] + tw.l1 * bottom_right[c]);
+    }
+  }
+}
+
 template <class T>
 void resize_forward_cpu(const T* x, int64_t N, int64_t in_h, int64_t in_w, int64_t C, int64_t out_h,
                         int64_t out_w, T* y) {
   const AxisMap<T> map_h(in_h, out_h), map_w(in_w, out_w);
   parallel_for(N * out_h, N * out_h * out_w * C > 32768, [&](int64_t row) {
-    const int64_t n = row / out_h, oh = row % out_h;
-    const Tap<T>& th = map_h.taps[oh];
-    const T* x_top = x + (n * in_h + th.i0) * in_w * C;
-    const T* x_bottom = x + (n * in_h + th.i1) * in_w * C;
-    T* y_row = y + row * out_w * C;
+    resize_row_cpu(x, in_h, in_w, C, out_h, map_h, map_w, row, y + row * out_w * C);
+  });
+}
+
+template <class T>
+void resize_argmax_cpu(const T* x, int64_t N, int64_t in_h, int64_t in_w, int64_t C, int64_t out_h,
+                       int64_t out_w, int32_t* labels) {
+  const AxisMap<T> map_h(in_h, out_h), map_w(in_w, out_w);
+  parallel_for(N * out_h, N * out_h * out_w * C > 32768, [&](int64_t row) {
+    thread_local ScratchVector<T> scratch;
+    scratch.resize(size_t(out_w * C));
+    T* y_row = scratch.data();
+    resize_row_cpu(x, in_h, in_w, C, out_h, map_h, map_w, row, y_row);
     for (int64_t ow = 0; ow < out_w; ++ow) {
-      const Tap<T>& tw = map_w.taps[ow];
-      const T *top_left = x_top + tw.i0 * C, *top_right = x_top + tw.i1 * C;
-      const T *bottom_left = x_bottom + tw.i0 * C, *bottom_right = x_bottom + tw.i1 * C;
-      T* out = y_row + ow * C;
-      for (int64_t c = 0; c < C; ++c) {
-        out[c] = th.l0 * (tw.l0 * top_left[c] + tw.l1 * top_right[c]) +
-                 th.l1 * (tw.l0 * bottom_left[c] + tw.l1 * bottom_right[c]);
-      }
+      const T* v = y_row + ow * C;
+      int64_t best = 0;
+      for (int64_t c = 1; c < C; ++c)
+        if (v[c] > v[best]) best = c;  // strict: the first maximum wins, NaN never does
+      labels[row * out_w + ow] = int32_t(best);
     }
   });
 }
@@ -161,18 +194,24 @@ Tensor resize_bilinear_backward(const Tensor& grad, int64_t in_h, int64_t in_w, 
 
 }  // namespace
 
-Tensor resize_bilinear(const Tensor& x, int64_t out_h, int64_t out_w) {
-  check_compute_dtype("resize_bilinear", x);
-  TV3S_CHECK(x.ndim() == 4, "resize_bilinear: needs x [N, H, W, C], got ", x.desc());
-  const int64_t N = x.size(0), in_h = x.size(1), in_w = x.size(2), C = x.size(3);
-  TV3S_CHECK(in_h >= 1 && in_w >= 1, "resize_bilinear: input H and W must be ≥ 1, got ", x.desc());
-  TV3S_CHECK(out_h >= 1 && out_w >= 1, "resize_bilinear: output size must be ≥ 1, got ", out_h, "×",
-             out_w);
+namespace {
+void check_resize(const char* op, const Tensor& x, int64_t out_h, int64_t out_w) {
+  check_compute_dtype(op, x);
+  TV3S_CHECK(x.ndim() == 4, op, ": needs x [N, H, W, C], got ", x.desc());
+  const int64_t in_h = x.size(1), in_w = x.size(2), C = x.size(3);
+  TV3S_CHECK(in_h >= 1 && in_w >= 1, op, ": input H and W must be ≥ 1, got ", x.desc());
+  TV3S_CHECK(out_h >= 1 && out_w >= 1, op, ": output size must be ≥ 1, got ", out_h, "×", out_w);
   // Sides up to 2²³ keep o + 0.5 exact in float; the CUDA kernels index rows in int.
   constexpr int64_t kMaxSide = int64_t(1) << 23;
   TV3S_CHECK(std::max({in_h, in_w, out_h, out_w}) <= kMaxSide &&
                  std::max(in_w, out_w) * C < (int64_t(1) << 30),
-             "resize_bilinear: sizes too large: ", x.desc(), " → ", out_h, "×", out_w);
+             op, ": sizes too large: ", x.desc(), " → ", out_h, "×", out_w);
+}
+}  // namespace
+
+Tensor resize_bilinear(const Tensor& x, int64_t out_h, int64_t out_w) {
+  check_resize("resize_bilinear", x, out_h, out_w);
+  const int64_t N = x.size(0), in_h = x.size(1), in_w = x.size(2), C = x.size(3);
 
   Tensor y;
   if (in_h == out_h && in_w == out_w) {
@@ -196,6 +235,25 @@ Tensor resize_bilinear(const Tensor& x, int64_t out_h, int64_t out_w) {
     });
   }
   return y;
+}
+
+Tensor resize_bilinear_argmax(const Tensor& x, int64_t out_h, int64_t out_w) {
+  check_resize("resize_bilinear_argmax", x, out_h, out_w);
+  const int64_t N = x.size(0), in_h = x.size(1), in_w = x.size(2), C = x.size(3);
+  TV3S_CHECK(C >= 1 && C <= INT32_MAX, "resize_bilinear_argmax: needs 1 to 2^31 − 1 channels, got ",
+             x.desc());
+  if (in_h == out_h && in_w == out_w) return argmax(x, -1);  // resize_bilinear's copy
+  Tensor labels = Tensor::empty(Shape{N, out_h, out_w}, DType::i32, x.device());
+  if (labels.numel() == 0) return labels;
+  if (x.is_cuda()) {
+    TV3S_ON_CUDA(cuda::resize_bilinear_argmax(x, labels));
+  } else {
+    dispatch_cpu_float("resize_bilinear_argmax", x, [&](auto tag) {
+      using T = decltype(tag);
+      resize_argmax_cpu(x.data<T>(), N, in_h, in_w, C, out_h, out_w, labels.data<int32_t>());
+    });
+  }
+  return labels;
 }
 
 }  // namespace tv3s

@@ -11,6 +11,7 @@
 #include "src/pipeline/official_resize.h"
 #include "src/pipeline/preprocess.h"
 #include "tv3s/autocast.h"
+#include "tv3s/memory.h"
 
 namespace tv3s {
 
@@ -69,6 +70,9 @@ Segmenter Segmenter::from_file(ModelFile file, const SegmenterOptions& options,
              " classes; label maps hold at most 256");
   Weights weights = weights_in_precision(file.weights, options.precision);
   file.weights = Weights();  // the f32 copy goes now, before the model is made
+  // A model on the GPU leaves the host blocks its file went through in the CPU cache; give
+  // them back (on a Jetson host and GPU memory are one and the same).
+  if (options.device == Device::CUDA) empty_cache(Device::CPU);
   Segmenter segmenter = [&] {
     if (file.config.kind == ModelKind::tv3s)
       return Segmenter(std::make_shared<const Tv3s>(file.config, std::move(weights)), mode,
@@ -210,13 +214,21 @@ Segmentation Segmenter::segment(const std::vector<RgbFrame>& frames, bool want_l
   const int width = frames[0].width, height = frames[0].height;
   // The official segmentor resizes the logits to the network input (push) and then to
   // the original frame (here, when the input was resized), softmax, argmax; softmax
-  // does not move the argmax.
-  Tensor logits = push(input);
+  // does not move the argmax. Without `want_logits` the last resize and the argmax are
+  // one op that never stores the frame-size logits (V·H·W·K floats: 200 MB for VSPW's
+  // 124 classes at 480×853, the largest tensor of the whole frame).
+  const bool at_input_size = resize_ != InputResize::none;  // else the network sees the frame
+  const Tensor scores = push(input, at_input_size);
+  Segmentation out;
+  if (!want_logits) {
+    out.labels = resize_bilinear_argmax(scores, height, width).cpu().to(DType::u8);
+    return out;
+  }
+  Tensor logits = scores;
   if (logits.size(1) != height || logits.size(2) != width)
     logits = resize_bilinear(logits, height, width);
-  Segmentation out;
   out.labels = argmax(logits, -1).cpu().to(DType::u8);
-  if (want_logits) out.logits = logits;
+  out.logits = logits;
   return out;
 }
 

@@ -6,7 +6,7 @@
 //  - its argument errors, found before anything is read or written;
 //  - options.precision: fp16/bf16 run (agreement with fp32 ≥ 99 % of the tiny model's
 //    pixels: random weights, near-ties), a bad value is an invalid argument;
-//  - no allocation per frame: after the warm-up (the first frame of a size), further calls
+//  - no allocation per frame: after the warm-up (the first three frames of a size), calls
 //    with two videos in flight leave the allocator's system-allocation counter where it
 //    was (CPU; on CUDA the same with cudaMalloc, in the caching-allocator run).
 #include <cstddef>
@@ -165,7 +165,7 @@ TEST_CASE("C API: options.precision runs fp16 and bf16; a bad value is an invali
 
 namespace {
 // Steady-state calls of a two-video segmenter on `device`: the system allocations (the
-// allocator's counter) after the warm-up call must not grow over five more calls, RGB and
+// allocator's counter) after the warm-up must not grow over six more calls, RGB and
 // NV12 alike, labels into the caller's buffer.
 void check_no_allocation_per_frame(int device) {
   const Device d = device == TV3S_DEVICE_CUDA ? Device::CUDA : Device::CPU;
@@ -180,10 +180,11 @@ void check_no_allocation_per_frame(int device) {
   auto step = [&](int t) {
     REQUIRE(tv3s_segment_frames(seg, t % 2 ? rgb : nv12, 2, kW, kH, labels.data(), nullptr) == TV3S_OK);
   };
-  step(0);
-  step(1);  // the warm-up: both formats once
+  // The warm-up: both formats, and a third frame — the caching allocator's best fit hands
+  // a freed block to a smaller request, so the blocks settle over the first frames.
+  for (int t = 0; t < 3; ++t) step(t);
   const uint64_t before = memory_stats(d).device_allocations;
-  for (int t = 2; t < 7; ++t) step(t);
+  for (int t = 3; t < 9; ++t) step(t);
   CHECK(memory_stats(d).device_allocations == before);
   tv3s_destroy(seg);
 }

@@ -1,7 +1,10 @@
 // resize_bilinear: hand-computed values, properties (a constant map stays constant, the
 // gradient conserves mass, same size is a copy), PyTorch golden values (f64 and f32),
-// f64 gradient checks, bad input, CUDA against CPU. The resize family:
+// f64 gradient checks, bad input, CUDA against CPU; resize_bilinear_argmax against the
+// argmax of resize_bilinear (bit for bit) and hand-made labels. The resize family:
 // src/ops/resize.cpp, cuda/resize.cu.
+#include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "tests/ops/resize_bn_golden.h"
@@ -140,6 +143,73 @@ TEST_CASE("resize_bilinear: bad input") {
   // Empty batch or channels: an empty result, no error.
   CHECK(resize_bilinear(Tensor::zeros({0, 3, 3, 2}), 5, 4).shape() == Shape{0, 5, 4, 2});
   CHECK(resize_bilinear(Tensor::zeros({1, 3, 3, 0}), 5, 4).shape() == Shape{1, 5, 4, 0});
+}
+
+// --- resize_bilinear_argmax ----------------------------------------------------------------
+
+TEST_CASE("resize_bilinear_argmax: hand-made labels, ties to the first, NaN never wins") {
+  // 1×2 → 1×4 along W, two channels: c0 = 0, 4 → 0, 1, 3, 4; c1 = 2 everywhere. Labels
+  // 1, 1, 0, 0; a tie (c0 = c1 = 2 at src 0.5) would pick channel 0.
+  const Tensor x = Tensor::from_vector({0, 2, 4, 2}, {1, 1, 2, 2});
+  CHECK(resize_bilinear_argmax(x, 1, 4).to_vector_i32() == std::vector<int32_t>{1, 1, 0, 0});
+  CHECK(resize_bilinear_argmax(x, 1, 3).to_vector_i32() == std::vector<int32_t>{1, 0, 0});  // tie at the middle
+  const Tensor nan = Tensor::from_vector({NAN, 1, NAN, 1}, {1, 1, 2, 2});
+  CHECK(resize_bilinear_argmax(nan, 1, 3).to_vector_i32() == std::vector<int32_t>{0, 0, 0});  // first is NaN
+  const Tensor later_nan = Tensor::from_vector({1, NAN, 1, NAN}, {1, 1, 2, 2});
+  CHECK(resize_bilinear_argmax(later_nan, 1, 3).to_vector_i32() == std::vector<int32_t>{0, 0, 0});
+  CHECK(resize_bilinear_argmax(x, 1, 4).shape() == Shape{1, 1, 4});
+}
+
+TEST_CASE("resize_bilinear_argmax: equals argmax(resize_bilinear) bit for bit (f32, f64)") {
+  struct Case {
+    Shape in;
+    int64_t out_h, out_w;
+  };
+  for (DType dtype : {DType::f32, DType::f64})
+    for (const Case& c : {Case{{2, 3, 5, 3}, 7, 4}, Case{{1, 17, 26, 19}, 67, 101},
+                          Case{{1, 12, 21, 5}, 6, 20}, Case{{1, 4, 6, 8}, 4, 9},
+                          Case{{1, 4, 6, 7}, 4, 6}, Case{{1, 1, 1, 4}, 3, 2},
+                          Case{{1, 80, 120, 124}, 320, 480}}) {
+      CAPTURE(c.in.str());
+      // Values on a coarse grid (multiples of 1/4 in [−2, 2]) make exact ties common.
+      std::vector<float> grid(size_t(c.in.numel()));
+      uint32_t state = 41;
+      for (float& v : grid) v = float(int((state = state * 1664525u + 1013904223u) >> 28) - 8) * 0.25f;
+      const Tensor x = Tensor::from_vector(grid, c.in).to(dtype);
+      const std::vector<int32_t> want = argmax(resize_bilinear(x, c.out_h, c.out_w), -1).to_vector_i32();
+      CHECK(resize_bilinear_argmax(x, c.out_h, c.out_w).to_vector_i32() == want);
+      const Tensor y = random(c.in, 42, -1, 1).to(dtype);
+      CHECK(resize_bilinear_argmax(y, c.out_h, c.out_w).to_vector_i32() ==
+            argmax(resize_bilinear(y, c.out_h, c.out_w), -1).to_vector_i32());
+    }
+}
+
+TEST_CASE("resize_bilinear_argmax: bad input") {
+  const Tensor x = random({1, 4, 4, 2}, 1);
+  CHECK_THROWS_WITH(resize_bilinear_argmax(random({4, 4, 2}, 1), 2, 2),
+                    doctest::Contains("resize_bilinear_argmax: needs x [N, H, W, C]"));
+  CHECK_THROWS_AS(resize_bilinear_argmax(x, 0, 2), tv3s::Error);
+  CHECK_THROWS_AS(resize_bilinear_argmax(x.to(DType::f16), 2, 2), tv3s::Error);  // CPU: no f16
+  CHECK_THROWS_AS(resize_bilinear_argmax(Tensor::zeros({1, 3, 3, 0}), 5, 4), tv3s::Error);
+  CHECK(resize_bilinear_argmax(Tensor::zeros({0, 3, 3, 2}), 5, 4).shape() == Shape{0, 5, 4});
+}
+
+TV3S_CUDA_TEST_CASE("resize_bilinear_argmax: CUDA equals the CUDA argmax of the resize (f32, f16, bf16)") {
+  for (DType dtype : {DType::f32, DType::f16, DType::bf16})
+    for (const Shape& in : {Shape{2, 3, 5, 3}, Shape{1, 17, 26, 19}, Shape{1, 80, 120, 124}}) {
+      CAPTURE(dtype_name(dtype));
+      CAPTURE(in.str());
+      const Tensor x = random(in, 43, -1, 1).to(dtype).cuda();
+      const int64_t out_h = in[1] * 4 - 1, out_w = in[2] * 4 + 1;
+      const std::vector<int32_t> fused = resize_bilinear_argmax(x, out_h, out_w).cpu().to_vector_i32();
+      CHECK(fused == argmax(resize_bilinear(x, out_h, out_w), -1).cpu().to_vector_i32());
+      if (dtype == DType::f32) {  // against the CPU: equal but for near-ties (the resize's 1e-5)
+        const std::vector<int32_t> cpu = resize_bilinear_argmax(x.cpu(), out_h, out_w).to_vector_i32();
+        size_t same = 0;
+        for (size_t i = 0; i < cpu.size(); ++i) same += cpu[i] == fused[i];
+        CHECK(double(same) >= 0.9999 * double(cpu.size()));
+      }
+    }
 }
 
 // --- CUDA against CPU ---------------------------------------------------------------------

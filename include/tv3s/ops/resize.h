@@ -16,4 +16,10 @@ namespace tv3s {
 // x [N, H, W, C] → [N, out_h, out_w, C]; any sizes ≥ 1, up or down, odd ones included.
 Tensor resize_bilinear(const Tensor& x, int64_t out_h, int64_t out_w);
 
+// argmax(resize_bilinear(x, out_h, out_w), -1) — i32 [N, out_h, out_w], the first maximum
+// wins — bit for bit, without storing the resized maps: class scores at a quarter of the
+// frame size in, labels at the frame size out, 4 bytes per output pixel where the resized
+// scores would take 4·C. Not differentiable.
+Tensor resize_bilinear_argmax(const Tensor& x, int64_t out_h, int64_t out_w);
+
 }  // namespace tv3s
