@@ -68,6 +68,9 @@ TEST_CASE("cli eval: usage errors exit 2 with one line") {
   r = run_tv3s("eval --data d --pred p --save-pred q");
   CHECK(r.output == "tv3s eval: --save-pred needs a model run (--pred scores predictions already saved) "
                     "(see tv3s eval --help)\n");
+  r = run_tv3s("eval m --data d --precision fp8");
+  CHECK(r.exit_code == 2);
+  CHECK(r.output == "tv3s eval: unknown --precision 'fp8' (fp32, fp16 or bf16) (see tv3s eval --help)\n");
   CHECK(run_tv3s("eval --help").exit_code == 0);
 }
 
@@ -274,6 +277,15 @@ TEST_CASE("cli eval: the tiny TV3S model on VSPW; --save-pred then --pred gives 
   CHECK(stream["vc"]["windows8"] == 9);
   CHECK(std::filesystem::is_regular_file(tmp.file("stream") + "/long/00000080.png"));
   check_saved(tmp.file("stream"), stream, "long");
+
+  // The same in fp16 (emulated on the CPU): the tiny random model's scores barely move.
+  r = run_tv3s("eval '" + model + "' --data '" + root + "' --videos long --threads 1 --quiet --precision fp16 --json '" +
+               tmp.file("fp16.json") + "'");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const nlohmann::json fp16 = read_json(tmp.file("fp16.json"));
+  CHECK(std::abs(fp16["mIoU"].get<double>() - stream["mIoU"].get<double>()) < 1.0);
+  CHECK(std::abs(fp16["aAcc"].get<double>() - stream["aAcc"].get<double>()) < 1.0);
 
   // The test split has no masks: predictions only, and no JSON to write.
   test::write_text(root + "/test.txt", "one\n");
