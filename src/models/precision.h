@@ -9,6 +9,8 @@
 //   - the residual stream between the Mamba layers (add_rms_norm keeps it in f32, as
 //     mamba_ssm's residual_in_fp32);
 //   - norms, softmax, the attention's running sums: f32 inside their kernels.
+// The backbone's residual stream is 16-bit here (PyTorch's autocast would promote those
+// adds to f32); the measured accuracy (tests/pipeline/test_precision.cpp) includes that.
 // The CPU has no 16-bit arithmetic (tv3s/dtype.h). There a 16-bit model is emulated as
 // training's mixed precision is (tv3s/autocast.h): the parameters are rounded to the
 // 16-bit type and kept in f32 storage, and the Segmenter runs the forward pass inside an
