@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "src/core/text.h"
 #include "src/io/json_text.h"
 #include "src/io/safetensors.h"
 #include "src/io/torch_checkpoint.h"
@@ -20,13 +21,6 @@ namespace {
 
 using Note = std::function<void(const std::string&)>;
 
-bool starts_with(const std::string& s, const std::string& prefix) {
-  return s.compare(0, prefix.size(), prefix) == 0;
-}
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 // "[32, 64, ?, 256]": what was found per stage, "?" where nothing was.
 std::string stages(const std::array<int64_t, 4>& v) {

@@ -11,13 +11,10 @@
 #include <map>
 
 #include "src/convert/checkpoint.h"
+#include "src/core/text.h"
 
 namespace tv3s::convert {
 namespace {
-
-bool starts_with(const std::string& s, const std::string& prefix) {
-  return s.compare(0, prefix.size(), prefix) == 0;
-}
 
 // If `name` starts with `prefix` + "<i>." for a stage i in 0..3, the official stage
 // number k = i + 1 and what follows the dot; else 0.

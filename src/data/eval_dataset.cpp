@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 
+#include "src/core/text.h"
 #include "tv3s/error.h"
 
 namespace tv3s::data {
@@ -33,10 +34,6 @@ bool is_dir(const std::string& path) {
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
   return s;
-}
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 std::string trim(const std::string& s) {

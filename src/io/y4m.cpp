@@ -15,6 +15,7 @@
 #include <climits>
 #include <cstring>
 
+#include "src/core/text.h"
 #include "src/io/limits.h"
 #include "tv3s/error.h"
 
@@ -46,10 +47,6 @@ bool parse_ratio(const std::string& text, int& num, int& den) {
   const size_t colon = text.find(':');
   return colon != std::string::npos && parse_int(text.substr(0, colon), num) &&
          parse_int(text.substr(colon + 1), den);
-}
-
-bool starts_with(const std::string& s, const char* prefix) {
-  return s.compare(0, std::strlen(prefix), prefix) == 0;
 }
 
 std::string lower(std::string s) {

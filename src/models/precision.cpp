@@ -1,12 +1,8 @@
 #include "src/models/precision.h"
 
-namespace tv3s {
+#include "src/core/text.h"
 
-namespace {
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-}  // namespace
+namespace tv3s {
 
 bool parameter_keeps_f32(const std::string& name) {
   return name.find(".bn.") != std::string::npos ||  // decode_head.linear_fuse.bn.*

@@ -4,15 +4,10 @@
 
 #include <cmath>
 
+#include "src/core/text.h"
 #include "tv3s/rng.h"
 
 namespace tv3s {
-
-namespace {
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-}  // namespace
 
 Weights random_weights(const ParameterList& params, uint64_t seed, Device device) {
   Rng rng(seed);

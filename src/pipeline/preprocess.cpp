@@ -1,6 +1,5 @@
 #include "src/pipeline/preprocess.h"
 
-
 namespace tv3s {
 
 Tensor normalize_image(const io::Image& image, Device device) {

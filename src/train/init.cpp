@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "src/convert/checkpoint.h"
+#include "src/core/text.h"
 #include "src/io/safetensors.h"
 #include "src/io/torch_checkpoint.h"
 #include "src/models/model_file.h"
@@ -20,12 +21,6 @@
 namespace tv3s::train {
 namespace {
 
-bool starts_with(const std::string& s, const std::string& prefix) {
-  return s.compare(0, prefix.size(), prefix) == 0;
-}
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 struct Rule {
   enum Kind { constant, uniform, normal, trunc_normal, dt_bias, a_log } kind;
