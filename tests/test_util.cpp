@@ -41,6 +41,8 @@ bool register_ffmpeg_test(const char* name) {
 
 const std::vector<std::string>& skipped_tests() { return skipped_list(); }
 
+bool long_tests() { return std::getenv("TV3S_LONG_TESTS") != nullptr; }
+
 Diff compare(const Tensor& got, const Tensor& ref) {
   REQUIRE_MESSAGE(got.shape() == ref.shape(), "shape ", got.desc(), " vs reference ", ref.desc());
   const std::vector<double> g = got.to_vector_f64(), r = ref.to_vector_f64();

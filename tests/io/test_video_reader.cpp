@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <thread>
 
 #include "tests/io/io_test_util.h"
@@ -318,15 +319,20 @@ TV3S_FFMPEG_TEST_CASE("video reader: a live MPEG-TS stream over HTTP from an ffm
 
 TV3S_FFMPEG_TEST_CASE("video reader: a stream that says nothing fails at the time limit, not never") {
   // A server that accepts the connection and sends nothing: the open gives up at its
-  // time limit (here 2 s instead of kVideoOpenSeconds) with a message. The server lives 10 s.
+  // time limit (here 2 s instead of kVideoOpenSeconds) with a message. The server lives 10 s
+  // and makes a file once it listens (a fixed wait lost that race on a loaded machine).
   TempDir dir;
   const int port = free_port();
   const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/silent";
+  const std::string listening = dir.file("listening");
   const std::string server = "timeout 10 python3 -c \"import socket,time; s=socket.socket(); "
                              "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1'," +
-                             std::to_string(port) + ")); s.listen(1); c,_=s.accept(); time.sleep(9)\" &";
+                             std::to_string(port) + ")); s.listen(1); open('" + listening +
+                             "', 'w').close(); c,_=s.accept(); time.sleep(9)\" &";
   REQUIRE(std::system(server.c_str()) == 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  for (int wait = 0; wait < 100 && !std::filesystem::exists(listening); ++wait)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  REQUIRE_MESSAGE(std::filesystem::exists(listening), "the silent server did not start within 5 s");
   const auto t0 = std::chrono::steady_clock::now();
   const std::string msg = error_message([&] {
     io::VideoReader r(url, io::YuvMatrix::automatic, io::YuvRange::automatic, {2.0, 2.0});
