@@ -94,12 +94,13 @@ inline void check_library(const std::string& model, const std::string& fixtures,
   }
 }
 
-// The command-line path: `tv3s segment DIR --mode M --save-logits OUT`, input-size logits
-// against the resized fixture.
+// The command-line path: `tv3s segment DIR --mode M --save-logits OUT` for each of `modes`,
+// input-size logits against the resized fixture.
 inline void check_cli(const std::string& model, const std::string& fixtures, const std::string& frames_dir,
-                      const std::string& prefix,
-               const std::vector<int64_t>& stored, const std::string& device) {
-  for (const char* mode : {"clip", "stream"}) {
+                      const std::string& prefix, const std::vector<int64_t>& stored,
+                      const std::string& device,
+                      const std::vector<std::string>& modes = {"clip", "stream"}) {
+  for (const std::string& mode : modes) {
     TempDir out;
     const CommandResult r =
         run_tv3s("segment '" + model + "' '" + frames_dir + "' --mode " + mode +
@@ -114,7 +115,7 @@ inline void check_cli(const std::string& model, const std::string& fixtures, con
       check_logits(got, ref, name + " (tv3s segment)", worst, agreement);
       CHECK(std::filesystem::is_regular_file(out.file(frame_name(i) + ".png")));
     }
-    MESSAGE(prefix, " ", std::string(mode), " (tv3s segment, input size, ", device,
+    MESSAGE(prefix, " ", mode, " (tv3s segment, input size, ", device,
             "): max rel error ", worst,
             ", argmax agreement ", agreement);
   }
