@@ -61,7 +61,10 @@ TV3S_CUDA_TEST_CASE("tv3s parity: tiny and B1 on CUDA") {
   const std::string b1 = convert_with_cli(kData + "b1_official.pth", tmp.file("b1.safetensors"));
   const bool whole = !test::kCudaEmulated || test::long_tests();
   std::vector<std::string> sizes = {"320x480"}, modes = {"stream"};
-  if (whole) sizes.push_back("240x427"), modes.insert(modes.begin(), "clip");
+  if (whole) {
+    sizes.push_back("240x427");
+    modes.insert(modes.begin(), "clip");
+  }
   for (const std::string& size : sizes)
     check_cli(b1, kData, kData + "b1_" + size, "b1_" + size, {2, 5, 9}, "cuda", modes);
 }
