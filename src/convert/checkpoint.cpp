@@ -21,7 +21,6 @@ namespace {
 
 using Note = std::function<void(const std::string&)>;
 
-
 // "[32, 64, ?, 256]": what was found per stage, "?" where nothing was.
 std::string stages(const std::array<int64_t, 4>& v) {
   std::string s = "[";

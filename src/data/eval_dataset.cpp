@@ -12,6 +12,7 @@
 #include <set>
 
 #include "src/core/text.h"
+#include "src/io/frame_list.h"
 #include "tv3s/error.h"
 
 namespace tv3s::data {
@@ -29,11 +30,6 @@ bool is_file(const std::string& path) {
 bool is_dir(const std::string& path) {
   std::error_code ec;
   return fs::is_directory(path, ec);
-}
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  return s;
 }
 
 std::string trim(const std::string& s) {
@@ -73,8 +69,7 @@ std::vector<std::string> list_origin_frames(const std::string& dir, const std::s
   std::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     if (!it->is_regular_file(ec)) continue;
-    const std::string ext = lower(it->path().extension().string());
-    if (ext == ".jpg" || ext == ".jpeg" || ext == ".png") names.push_back(it->path().filename().string());
+    if (io::has_image_extension(it->path().string())) names.push_back(it->path().filename().string());
   }
   TV3S_CHECK(!ec, dir, ": cannot list the folder (", ec.message(), ")");
   TV3S_CHECK(!names.empty(), dir, ": no .jpg or .png frames in the folder");

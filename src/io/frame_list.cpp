@@ -4,6 +4,7 @@
 #include <cctype>
 #include <filesystem>
 
+#include "src/core/text.h"
 #include "tv3s/error.h"
 
 namespace tv3s::io {
@@ -36,16 +37,18 @@ bool natural_less(const std::string& a, const std::string& b) {
   return a < b;  // equal up to zeros: "01" vs "1"
 }
 
+bool has_image_extension(const std::string& path) {
+  const std::string ext = ascii_lower(fs::path(path).extension().string());
+  return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
+}
+
 std::vector<std::string> list_frames(const std::string& dir) {
   std::error_code ec;
   TV3S_CHECK(fs::is_directory(dir, ec), dir, ": not a folder");
   std::vector<std::string> names;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     if (!it->is_regular_file(ec)) continue;
-    std::string ext = it->path().extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(),
-                   [](unsigned char c) { return char(std::tolower(c)); });
-    if (ext == ".png" || ext == ".jpg" || ext == ".jpeg") names.push_back(it->path().filename().string());
+    if (has_image_extension(it->path().string())) names.push_back(it->path().filename().string());
   }
   TV3S_CHECK(!ec, dir, ": cannot list the folder (", ec.message(), ")");
   TV3S_CHECK(!names.empty(), dir, ": no PNG or JPEG frames in the folder");

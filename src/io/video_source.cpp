@@ -1,6 +1,5 @@
 #include "src/io/video_source.h"
 
-#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -41,9 +40,7 @@ void check_frames(const VideoInput& video) {
 // An image by name (then a broken one gets the image decoder's own message) or by its
 // first bytes.
 bool is_image_file(const std::string& path) {
-  std::string ext = fs::path(path).extension().string();
-  for (char& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
-  if (ext == ".png" || ext == ".jpg" || ext == ".jpeg") return true;
+  if (has_image_extension(path)) return true;
   unsigned char head[8] = {};
   std::FILE* file = std::fopen(path.c_str(), "rb");
   if (!file) return false;

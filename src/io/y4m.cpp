@@ -49,11 +49,6 @@ bool parse_ratio(const std::string& text, int& num, int& den) {
          parse_int(text.substr(colon + 1), den);
 }
 
-std::string lower(std::string s) {
-  for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 // A chroma tag, lower case ("420jpeg", "444", "420p10"...) as C or XYSCSS spells it.
 // `token` is the header token as written, for the message.
 void set_chroma(const std::string& tag, const std::string& token, const std::string& name,
@@ -132,7 +127,7 @@ Y4mHeader parse_header(const std::string& line, const std::string& name) {
         header.interlace = value[0];
         break;
       case 'C':
-        set_chroma(lower(value), token, name, header);
+        set_chroma(ascii_lower(value), token, name, header);
         has_chroma = true;
         break;
       case 'X':
@@ -142,7 +137,7 @@ Y4mHeader parse_header(const std::string& line, const std::string& name) {
                      token, "\" (expected XCOLORRANGE=FULL or XCOLORRANGE=LIMITED)");
           header.range = range == "FULL" ? YuvRange::full : YuvRange::limited;
         } else if (starts_with(value, "YSCSS=")) {
-          yscss = lower(value.substr(6));
+          yscss = ascii_lower(value.substr(6));
           yscss_token = token;
         }
         break;         // other extensions are for other programs

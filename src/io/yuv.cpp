@@ -1,18 +1,12 @@
 // YUV colour (src/io/yuv.h): names, the matrices' weights and the conversion to RGB.
 #include "src/io/yuv.h"
 
-#include <cctype>
-
+#include "src/core/text.h"
 #include "tv3s/error.h"
 
 namespace tv3s::io {
 
 namespace {
-
-std::string lower(std::string s) {
-  for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 // Y, U, V samples → R, G, B in 0..255 (before rounding): the equations in yuv.h.
 struct YuvToRgb {
@@ -44,7 +38,7 @@ LumaWeights luma_weights(YuvMatrix matrix) {
 }
 
 YuvMatrix parse_yuv_matrix(const std::string& name) {
-  const std::string n = lower(name);
+  const std::string n = ascii_lower(name);
   if (n == "auto") return YuvMatrix::automatic;
   if (n == "601" || n == "bt601") return YuvMatrix::bt601;
   if (n == "709" || n == "bt709") return YuvMatrix::bt709;
@@ -53,7 +47,7 @@ YuvMatrix parse_yuv_matrix(const std::string& name) {
 }
 
 YuvRange parse_yuv_range(const std::string& name) {
-  const std::string n = lower(name);
+  const std::string n = ascii_lower(name);
   if (n == "auto") return YuvRange::automatic;
   if (n == "limited" || n == "tv") return YuvRange::limited;
   if (n == "full" || n == "pc") return YuvRange::full;

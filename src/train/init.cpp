@@ -21,7 +21,6 @@
 namespace tv3s::train {
 namespace {
 
-
 struct Rule {
   enum Kind { constant, uniform, normal, trunc_normal, dt_bias, a_log } kind;
   double scale = 0;  // the constant, the uniform bound, or the standard deviation
