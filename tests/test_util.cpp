@@ -43,6 +43,15 @@ const std::vector<std::string>& skipped_tests() { return skipped_list(); }
 
 bool long_tests() { return std::getenv("TV3S_LONG_TESTS") != nullptr; }
 
+bool runs_whole_on(Device device) {
+#ifdef TV3S_CUDA_EMULATOR
+  return device != Device::CUDA || long_tests();
+#else
+  (void)device;
+  return true;
+#endif
+}
+
 Diff compare(const Tensor& got, const Tensor& ref) {
   REQUIRE_MESSAGE(got.shape() == ref.shape(), "shape ", got.desc(), " vs reference ", ref.desc());
   const std::vector<double> g = got.to_vector_f64(), r = ref.to_vector_f64();

@@ -30,13 +30,9 @@ const std::vector<std::string>& skipped_tests();
 // TV3S_LONG_TESTS is set: the few whole-model cases that check less by default, to keep
 // CI within its time (each says what it leaves out), check everything.
 bool long_tests();
-// Built for the CUDA device emulator (-DTV3S_CUDA_EMULATOR=ON), where a "GPU" frame of a
-// whole model takes seconds: a few CUDA cases check less there unless long_tests().
-#ifdef TV3S_CUDA_EMULATOR
-constexpr bool kCudaEmulated = true;
-#else
-constexpr bool kCudaEmulated = false;
-#endif
+// Whether a whole-model case runs whole on `device`: not on CUDA in the device emulator
+// build (-DTV3S_CUDA_EMULATOR=ON, where a "GPU" frame takes seconds) unless long_tests().
+bool runs_whole_on(Device device);
 
 // (All of them form the test suite "cuda": `tv3s_tests --test-suite=cuda` runs just them.)
 #define TV3S_CUDA_TEST_CASE(name) \

@@ -59,9 +59,8 @@ TV3S_CUDA_TEST_CASE("tv3s parity: tiny and B1 on CUDA") {
   const std::string tiny = convert_with_cli(kData + "tiny_official.pth", tmp.file("tiny.safetensors"));
   check_library(tiny, kData, kData + "tiny_frames", "tiny", all_frames(12), Device::CUDA);
   const std::string b1 = convert_with_cli(kData + "b1_official.pth", tmp.file("b1.safetensors"));
-  const bool whole = !test::kCudaEmulated || test::long_tests();
   std::vector<std::string> sizes = {"320x480"}, modes = {"stream"};
-  if (whole) {
+  if (test::runs_whole_on(Device::CUDA)) {
     sizes.push_back("240x427");
     modes.insert(modes.begin(), "clip");
   }

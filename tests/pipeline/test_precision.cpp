@@ -109,7 +109,7 @@ void check_tv3s_b1(Device device) {
   const std::string model = test::convert_with_cli(kTv3sData + "b1_official.pth", tmp.file("b1.safetensors"));
   const std::vector<std::string> frames = io::list_frames(kTv3sData + "b1_320x480");
   const int64_t last = test::long_tests() ? 9 : 5;
-  const bool every_mode = !(device == Device::CUDA && test::kCudaEmulated) || test::long_tests();
+  const bool every_mode = test::runs_whole_on(device);
   NoGradGuard no_grad;
   for (DType precision : {DType::f16, DType::bf16}) {
     for (SegmentMode mode : {SegmentMode::stream, SegmentMode::clip}) {
